@@ -115,7 +115,7 @@ class DemoConfig(_Section):
 
 class LoggingConfig(_Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
-    json: bool = True
+    json_lines: bool = True
 
 
 class Config(_Section):
