@@ -14,7 +14,15 @@ import tomllib
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 ENV_PREFIX = "SWITCHBOARD_"
 
@@ -82,6 +90,11 @@ class AsteriskConfig(_Section):
     # pjsip.conf) before asking Asterisk to reload them. Empty: accounts are kept in
     # the database only (an external Asterisk managed by someone else).
     accounts_file: Path | None = None
+
+    @field_validator("cache_dir", mode="after")
+    @classmethod
+    def _expand_home(cls, value: Path) -> Path:
+        return value.expanduser()
 
     @model_validator(mode="after")
     def _rtp_range(self) -> AsteriskConfig:
