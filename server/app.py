@@ -120,7 +120,7 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     app[CLOCK] = clock or SystemClock()
     app[BUS] = EventBus()
     app[METRICS] = Metrics()
-    app.cleanup_ctx.extend([_database, _event_bus, _pbx])
+    app.cleanup_ctx.extend([_database, _event_bus, _pbx, _agi])
     health.setup_routes(app)
     auth_http.setup_routes(app)
     phones_http.setup_routes(app)

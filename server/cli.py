@@ -9,6 +9,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from pbx.cli import register_cli as register_pbx_cli
 from server.config import Config, ConfigError, load_config
 
 DEFAULT_CONFIG_FILE = Path("switchboard.toml")
@@ -125,12 +126,7 @@ def build_parser() -> argparse.ArgumentParser:
     render = add("render", _cmd_asterisk_render, "render Asterisk configuration files", ast)
     render.add_argument("--out", default="build/asterisk-etc", help="output directory")
 
-    try:
-        from pbx.cli import register_cli
-    except ImportError:
-        register_cli = None
-    if register_cli is not None:
-        register_cli(sub, _load)
+    register_pbx_cli(sub, _load)
     return parser
 
 

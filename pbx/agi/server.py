@@ -151,6 +151,10 @@ class AgiServer:
         return self._server.sockets[0].getsockname()[1]
 
     @property
+    def serving(self) -> bool:
+        return self._server is not None and self._server.is_serving()
+
+    @property
     def active_sessions(self) -> int:
         return len(self._sessions)
 
