@@ -77,6 +77,7 @@ class CallState(enum.Enum):
 class _Channel:
     __slots__ = (
         "bridge",
+        "bridged",
         "cid_name",
         "cid_num",
         "created_at",
@@ -99,12 +100,13 @@ class _Channel:
         self.cid_num: str | None = None
         self.cid_name: str | None = None
         self.exten: str | None = None  # the extension it entered the dialplan with
-        self.peer: str | None = None  # the other half, when this is half of a Local channel
+        self.peer: _Channel | None = None  # the other half, when this is half of a Local channel
         self.dialled = False  # it started a Dial of its own (so it is not an endpoint)
         self.dialled_by: str | None = None  # uniqueid of the channel whose Dial rang it
         self.dialled_number: str | None = None
         self.rang = False
         self.bridge: str | None = None
+        self.bridged = False  # it was in a bridge at some time (so it is not an endpoint)
 
     def party(self) -> Party:
         return Party(self.cid_num or self.dialled_number, self.cid_name, self.name)
@@ -128,6 +130,10 @@ class TrackedCall:
         self.rang: dict[str, Party] = {}
         self.dial_statuses: list[str] = []
         self.hangup_by: HangupBy = "unknown"
+        self.hangup_uid: str | None = None
+        # Channels that transferred the call away: their hang-up ends their part only.
+        self.transferers: set[str] = set()
+        self.announced = False
         self.caller_cause: tuple[int | None, str | None] | None = None
         self.first_cause: tuple[int | None, str | None] | None = None
         self.transfers: list[Transfer] = []
@@ -176,7 +182,7 @@ class CallTracker:
 
     def feed(self, msg: AmiMessage, at: datetime | None = None) -> Sequence[CallEvent]:
         """Apply one AMI message; returns the domain events it caused (often none)."""
-        handler = self._handlers.get(msg.get("Event"))  # type: ignore[arg-type]
+        handler = self._handlers.get(msg.event)  # type: ignore[arg-type]
         if handler is None:
             return _NO_EVENTS
         return handler(msg, self._time(msg, at)) or _NO_EVENTS
@@ -235,7 +241,7 @@ class CallTracker:
     def _caller_leg(self, call: TrackedCall) -> tuple[str, ...]:
         caller = call.caller
         if caller.peer is not None:
-            return (caller.uniqueid, caller.peer)
+            return (caller.uniqueid, caller.peer.uniqueid)
         return (caller.uniqueid,)
 
     def _is_local(self, ch: _Channel) -> bool:
@@ -257,13 +263,37 @@ class CallTracker:
         if old is not None:
             old.live.pop(ch.uniqueid, None)
             if not old.live:
-                out.append(self._end(old, at))
+                out.extend(self._end(old, at))
 
     def _channel(self, msg: AmiMessage, at: datetime, out: list[CallEvent]) -> _Channel | None:
         ch = self._channels.get(msg.get("Uniqueid"))  # type: ignore[arg-type]
         if ch is not None and msg.get("Linkedid") != ch.linkedid:
             self._relink(ch, msg, at, out)
         return ch
+
+    def _announce(self, call: TrackedCall, out: list[CallEvent]) -> None:
+        """Publish CallStarted before the call's first other event.
+
+        Not at ``Newchannel``: an originated channel learns its caller id a moment
+        later (``NewCallerid``), and a Local caller needs its ``LocalBridge`` first.
+        """
+        if not call.announced:
+            call.announced = True
+            out.append(
+                CallStarted(
+                    call.call_id, self._caller_party(call), call.destination, call.started_at
+                )
+            )
+
+    def _caller_party(self, call: TrackedCall) -> Party:
+        caller = call.caller
+        # A Local channel playing the caller: its ;1 half faces the originate and
+        # takes on the connected party's id, while the other half runs the dialplan
+        # with the caller's own id.
+        source = caller.peer if caller.peer is not None else caller
+        return Party(
+            source.cid_num or caller.cid_num, source.cid_name or caller.cid_name, caller.name
+        )
 
     def _party_of(self, call: TrackedCall, ch: _Channel) -> Party:
         party = ch.party()
@@ -303,7 +333,6 @@ class CallTracker:
             call.destination = ch.exten
             call.live[uid] = ch
             call.names.append(ch.name)
-            out.append(CallStarted(linkedid, ch.party(), call.destination, at))
         else:
             call.live[uid] = ch
             call.names.append(ch.name)
@@ -349,7 +378,7 @@ class CallTracker:
         one = self._channels.get(msg.get("LocalOneUniqueid"))  # type: ignore[arg-type]
         two = self._channels.get(msg.get("LocalTwoUniqueid"))  # type: ignore[arg-type]
         if one is not None and two is not None:
-            one.peer, two.peer = two.uniqueid, one.uniqueid
+            one.peer, two.peer = two, one
 
     def _dialbegin(self, msg: AmiMessage, at: datetime) -> list[CallEvent] | None:
         out: list[CallEvent] = []
@@ -384,7 +413,7 @@ class CallTracker:
 
     def _click_to_call(self, call: TrackedCall, half: _Channel, msg: AmiMessage) -> None:
         """The originated Local half dials: its other half rang the real caller first."""
-        peer = half.peer
+        peer = half.peer.uniqueid if half.peer is not None else None
         phone = next(
             (
                 c
@@ -407,6 +436,7 @@ class CallTracker:
         if ch.rang or self._is_local(ch) or ch.uniqueid in self._caller_leg(call):
             return
         ch.rang = True
+        self._announce(call, out)
         party = self._party_of(call, ch)
         call.rang[ch.uniqueid] = party
         if call.state is CallState.DIALLING:
@@ -436,6 +466,7 @@ class CallTracker:
             return
         if ch.uniqueid in self._caller_leg(call):
             return
+        self._announce(call, out)
         party = self._party_of(call, ch)
         if ch.uniqueid not in call.rang:
             call.rang[ch.uniqueid] = party
@@ -450,6 +481,7 @@ class CallTracker:
         ch = self._channel(msg, at, out)
         if ch is not None:
             ch.bridge = msg.get("BridgeUniqueid")
+            ch.bridged = True
         return out
 
     def _bridgeleave(self, msg: AmiMessage, at: datetime) -> list[CallEvent] | None:
@@ -476,16 +508,20 @@ class CallTracker:
         if ch is None:
             return out
         call = self._calls.get(ch.linkedid)
-        if call is None or call.hangup_by != "unknown":
+        if call is None or call.hangup_by != "unknown" or ch.uniqueid in call.transferers:
             return out
         source = ch
         if ch.peer is not None:
-            # A request on a Local half is raised by its other half hanging up.
-            other = self._channels.get(ch.peer)
-            if other is None or other.dialled:
-                return out  # a pass-through half relaying a hang-up from further on
+            # A request on a Local half is raised by its other half hanging up. That
+            # half speaks for a side only if it is an endpoint (it runs an application
+            # playing a caller or a callee); a half that dialled or was bridged is a
+            # pass-through relaying a hang-up from further on, or being optimised away.
+            other = ch.peer
+            if other.dialled or other.bridged:
+                return out
             source = other
         call.hangup_by = "caller" if source.uniqueid in self._caller_leg(call) else "callee"
+        call.hangup_uid = ch.uniqueid
         return out
 
     def _hangup(self, msg: AmiMessage, at: datetime) -> list[CallEvent] | None:
@@ -515,7 +551,7 @@ class CallTracker:
         call.live.pop(ch.uniqueid, None)
         if call.live:
             return []
-        return [self._end(call, at)]
+        return self._end(call, at)
 
     def _blindtransfer(self, msg: AmiMessage, at: datetime) -> list[CallEvent] | None:
         if msg.get("Result") != "Success":
@@ -524,8 +560,7 @@ class CallTracker:
         if call is None:
             return None
         transfer = Transfer("blind", msg.get("TransfererChannel", ""), msg.get("Extension"), at)
-        call.transfers.append(transfer)
-        return [CallTransferred(call.call_id, transfer)]
+        return self._transferred(call, transfer, (msg.get("TransfererUniqueid"),), at)
 
     def _attendedtransfer(self, msg: AmiMessage, at: datetime) -> list[CallEvent] | None:
         if msg.get("Result") != "Success":
@@ -539,8 +574,26 @@ class CallTracker:
             self._attended_target(msg, call),
             at,
         )
+        transferers = (msg.get("OrigTransfererUniqueid"), msg.get("SecondTransfererUniqueid"))
+        return self._transferred(call, transfer, transferers, at)
+
+    def _transferred(
+        self,
+        call: TrackedCall,
+        transfer: Transfer,
+        transferers: tuple[str | None, ...],
+        at: datetime,
+    ) -> list[CallEvent]:
+        out: list[CallEvent] = []
+        self._announce(call, out)
         call.transfers.append(transfer)
-        return [CallTransferred(call.call_id, transfer)]
+        call.transferers.update(t for t in transferers if t)
+        if call.hangup_uid in call.transferers:
+            # The transferer hanging up is how an attended transfer completes (the
+            # request comes before the transfer event); it did not end the call.
+            call.hangup_by, call.hangup_uid = "unknown", None
+        out.append(CallTransferred(call.call_id, transfer))
+        return out
 
     def _attended_target(self, msg: AmiMessage, call: TrackedCall) -> str | None:
         """Where an attended transfer went: what the consultation call dialled."""
@@ -559,13 +612,15 @@ class CallTracker:
 
     # -- the end ---------------------------------------------------------------------
 
-    def _end(self, call: TrackedCall, at: datetime) -> CallEnded:
+    def _end(self, call: TrackedCall, at: datetime) -> list[CallEvent]:
+        out: list[CallEvent] = []
+        self._announce(call, out)
         del self._calls[call.call_id]
         call.state = CallState.ENDED
         cause, cause_txt = call.caller_cause or call.first_cause or (None, None)
         record = CallRecord(
             call_id=call.call_id,
-            caller=call.caller.party(),
+            caller=self._caller_party(call),
             destination=call.destination,
             answered_by=call.answered_party,
             disposition=self._disposition(call, cause),
@@ -580,7 +635,8 @@ class CallTracker:
             rang=tuple(call.rang.values()),
             closed_by_resync=call.closed_by_resync,
         )
-        return CallEnded(call.call_id, record)
+        out.append(CallEnded(call.call_id, record))
+        return out
 
     @staticmethod
     def _disposition(call: TrackedCall, cause: int | None) -> Disposition:

@@ -346,14 +346,15 @@ class AmiClient:
         self._log.info("ami banner version=%s", banner.version)
 
     def _handle(self, msg: AmiMessage) -> None:
-        action_id = msg.get("ActionID")
+        action_id = msg.action_id
         pending = self._pending.get(action_id) if action_id is not None else None
         if pending is None or pending.future.done():
-            if "Event" in msg:
+            if msg.event is not None:
                 self._dispatch_queue.put_nowait(("event", msg))
             return
-        if "Response" in msg and pending.response is None:
-            if msg["Response"] == "Error":
+        response = msg.response
+        if response is not None and pending.response is None:
+            if response == "Error":
                 pending.future.set_exception(AmiError(pending.action, msg))
             elif msg.get("EventList") == "start" or pending.wait_event is not None:
                 pending.response = msg
@@ -367,7 +368,7 @@ class AmiClient:
             self._dispatch_queue.put_nowait(("event", msg))
             return
         if pending.wait_event is not None:
-            if msg.get("Event") == pending.wait_event:
+            if msg.event == pending.wait_event:
                 pending.future.set_result(AmiResponse(pending.response, (msg,)))
             # Subscribers see OriginateResponse too: it is a real event of the system.
             self._dispatch_queue.put_nowait(("event", msg))

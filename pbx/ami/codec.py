@@ -15,8 +15,8 @@ until the blank line makes that impossible, because a blank line is ASCII and ca
 never fall inside a multi-byte character.
 
 This is the hot path of the whole PBX layer, so the parsing is a handful of C-level
-calls per chunk (replace, split, decode) and one regex ``findall`` per message rather
-than Python work per line.
+calls per chunk (replace, split, decode) and, only for a message whose fields are
+read, one regex ``findall`` — no Python work per line.
 """
 
 from __future__ import annotations
@@ -70,61 +70,121 @@ class AmiMessage(Mapping[str, str]):
     than once; :meth:`getall` gives every value in the order received (``Output``
     lines of a ``Command`` response, repeated ``ChanVariable`` lines). Keys are
     case-sensitive, as Asterisk writes them.
+
+    A message read from a live stream is parsed into fields only when a field is
+    first asked for: most events (``VarSet``, ``Newexten``, RTCP reports …) are only
+    looked at for their name, which :attr:`event` reads without parsing the rest.
     """
 
-    __slots__ = ("_fields", "_pairs")
+    __slots__ = ("_fields", "_pairs", "_text")
 
     def __init__(self, pairs: list[tuple[str, str]]) -> None:
-        self._pairs = pairs
-        self._fields = dict(pairs)
+        self._text: str | None = None
+        self._pairs: list[tuple[str, str]] | None = pairs
+        self._fields: dict[str, str] | None = dict(pairs)
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, str]) -> AmiMessage:
         return cls(list(fields.items()))
 
+    @classmethod
+    def _lazy(cls, text: str) -> AmiMessage:
+        msg = cls.__new__(cls)
+        msg._text = text
+        msg._pairs = None
+        msg._fields = None
+        return msg
+
+    def _parse(self) -> dict[str, str]:
+        pairs = _LINE.findall(self._text or "")
+        self._pairs = pairs
+        self._fields = fields = dict(pairs)
+        return fields
+
+    def _header(self, key: str) -> str | None:
+        """A key that occurs once per message, read without parsing the others."""
+        if self._fields is not None:
+            return self._fields.get(key)
+        text = self._text or ""
+        if text.startswith(key + ":"):
+            start = len(key) + 1
+        else:
+            i = text.find("\n" + key + ":")
+            if i < 0:
+                return None
+            start = i + len(key) + 2
+        end = text.find("\n", start)
+        value = text[start:] if end < 0 else text[start:end]
+        return value[1:] if value[:1] == " " else value
+
     def __getitem__(self, key: str) -> str:
-        return self._fields[key]
+        fields = self._fields
+        if fields is None:
+            fields = self._parse()
+        return fields[key]
 
     def get(self, key: str, default: str | None = None) -> str | None:  # type: ignore[override]
         # Overridden for speed: Mapping.get goes through __getitem__ and an exception.
-        return self._fields.get(key, default)
+        fields = self._fields
+        if fields is None:
+            fields = self._parse()
+        return fields.get(key, default)
 
     def __contains__(self, key: object) -> bool:
-        return key in self._fields
+        fields = self._fields
+        if fields is None:
+            fields = self._parse()
+        return key in fields
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._fields)
+        fields = self._fields
+        if fields is None:
+            fields = self._parse()
+        return iter(fields)
 
     def __len__(self) -> int:
-        return len(self._fields)
+        fields = self._fields
+        if fields is None:
+            fields = self._parse()
+        return len(fields)
+
+    def _all_pairs(self) -> list[tuple[str, str]]:
+        if self._pairs is None:
+            self._parse()
+        return self._pairs  # type: ignore[return-value]
 
     def __eq__(self, other: object) -> bool:
         if isinstance(other, AmiMessage):
-            return self._pairs == other._pairs
+            return self._all_pairs() == other._all_pairs()
         return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]
 
     def getall(self, key: str) -> list[str]:
         """Every value of ``key``, in the order received."""
-        return [v for k, v in self._pairs if k == key]
+        return [v for k, v in self._all_pairs() if k == key]
 
     @property
     def pairs(self) -> tuple[tuple[str, str], ...]:
         """Every line as ``(key, value)``, in the order received."""
-        return tuple(self._pairs)
+        return tuple(self._all_pairs())
 
     @property
     def event(self) -> str | None:
-        return self._fields.get("Event")
+        text = self._text
+        # The common case, inlined: an event's first line is its name.
+        if self._fields is None and text is not None and text.startswith("Event: "):
+            end = text.find("\n")
+            return text[7:end] if end >= 0 else text[7:]
+        return self._header("Event")
 
     @property
     def response(self) -> str | None:
-        return self._fields.get("Response")
+        return self._header("Response")
 
     @property
     def action_id(self) -> str | None:
-        return self._fields.get("ActionID")
+        return self._header("ActionID")
 
     @property
     def output(self) -> list[str]:
@@ -132,15 +192,14 @@ class AmiMessage(Mapping[str, str]):
         return self.getall("Output")
 
     def __repr__(self) -> str:
-        return f"AmiMessage({self._pairs!r})"
+        return f"AmiMessage({self._all_pairs()!r})"
 
 
 class AmiDecoder:
     """Incremental decoder of one AMI byte stream (one TCP connection or one capture).
 
-    ``strict=False`` (a live connection) skips a line that is not ``Key: Value`` and
-    counts it in :attr:`skipped_lines`; ``strict=True`` (a capture file) raises
-    :class:`AmiProtocolError` naming the line.
+    ``strict=False`` (a live connection) ignores a line that is not ``Key: Value``;
+    ``strict=True`` (a capture file) raises :class:`AmiProtocolError` naming the line.
     """
 
     def __init__(self, *, strict: bool = False) -> None:
@@ -153,7 +212,6 @@ class AmiDecoder:
         self._at_start = True
         # Line number (1-based) of the first line still in _buf; for error messages.
         self._line = 1
-        self.skipped_lines = 0
 
     def receive_data(self, data: bytes) -> None:
         """Feed bytes as they came from the stream; ``b""`` marks the end of it."""
@@ -228,28 +286,33 @@ class AmiDecoder:
         # Split points are ASCII newlines, so decoding whole messages (here: a run of
         # whole messages at once) can never cut a multi-byte character.
         text = block.decode("utf-8", "replace")
+        if self._strict:
+            self._parse_strict(text)
+        else:
+            lazy = AmiMessage._lazy
+            # "" and "\n" are what runs of extra blank lines between messages leave.
+            self._ready.extend(lazy(c) for c in text.split("\n\n") if c and c != "\n")
+        self._line += text.count("\n") + 2
+
+    def _parse_strict(self, text: str) -> None:
+        """Parse every line now, and name the first that is not ``Key: Value``."""
         ready = self._ready
-        findall = _LINE.findall
         offset = 0
         for chunk in text.split("\n\n"):
             if chunk:
-                pairs = findall(chunk)
+                pairs = _LINE.findall(chunk)
                 if len(pairs) != chunk.count("\n") + 1:
                     self._check_lines(chunk, text, offset)
                 if pairs:
                     ready.append(AmiMessage(pairs))
             offset += len(chunk) + 2
-        self._line += text.count("\n") + 2
 
     def _check_lines(self, chunk: str, text: str, offset: int) -> None:
-        """The slow path for a message with blank or malformed lines."""
         first = self._line + text.count("\n", 0, offset)
         for i, line in enumerate(chunk.split("\n")):
             # Extra blank lines between messages show up here as empty lines; harmless.
             if line and _LINE.fullmatch(line) is None:
-                if self._strict:
-                    raise AmiProtocolError("not a 'Key: Value' line", first + i, line)
-                self.skipped_lines += 1
+                raise AmiProtocolError("not a 'Key: Value' line", first + i, line)
 
     def _finish(self) -> None:
         if self._pending_cr:

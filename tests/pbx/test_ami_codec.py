@@ -166,7 +166,16 @@ def test_lenient_mode_skips_the_bad_line() -> None:
     dec.receive_data(b"Event: B\nthis is not ami\nX: 1\n\n")
     (msg,) = dec.events()
     assert dict(msg) == {"Event": "B", "X": "1"}  # type: ignore[arg-type]
-    assert dec.skipped_lines == 1
+
+
+def test_name_action_id_and_response_read_without_full_parse() -> None:
+    dec = AmiDecoder()
+    dec.receive_data(b"\nEvent: VarSet\nActionID:7\nX: 1\n\nResponse: Success\nX: 2\n\n")
+    event, response = dec.events()
+    assert isinstance(event, AmiMessage) and isinstance(response, AmiMessage)
+    assert (event.event, event.action_id, event.response) == ("VarSet", "7", None)
+    assert (response.event, response.response, response.action_id) == (None, "Success", None)
+    assert event["X"] == "1" and event.event == "VarSet"
 
 
 def test_end_of_stream_flushes_a_message_without_blank_line() -> None:
