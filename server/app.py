@@ -87,6 +87,7 @@ async def _event_bus(app: web.Application) -> AsyncIterator[None]:
 
 
 async def _pbx(app: web.Application) -> AsyncIterator[None]:
+    from asterisk_conf.render import ACCOUNTS_RELOAD_ACTIONS
     from pbx.ami.client import AmiClient
 
     config = app[CONFIG]
@@ -94,9 +95,11 @@ async def _pbx(app: web.Application) -> AsyncIterator[None]:
     app[AMI] = ami
 
     async def reload_accounts() -> None:
-        await ami.send_action("Command", {"Command": "module reload res_pjsip.so"})
+        for action in ACCOUNTS_RELOAD_ACTIONS:
+            fields = {k: v for k, v in action.items() if k != "Action"}
+            await ami.send_action(action["Action"], fields)
 
-    app[PHONES] = PhoneDirectory(app[POOL], config.asterisk.accounts_file, reload_accounts)
+    app[PHONES] = PhoneDirectory(app[POOL], config.asterisk.etc_dir, reload_accounts)
     await ami.start()
     await app[PHONES].sync()
     yield

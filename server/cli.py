@@ -23,9 +23,9 @@ def _load(args: argparse.Namespace) -> Config:
 
 
 def _cmd_up(args: argparse.Namespace) -> int:
-    from server.stack import run_stack
+    from server.stack import run_stack, with_absolute_data_dir
 
-    return asyncio.run(run_stack(_load(args)))
+    return asyncio.run(run_stack(with_absolute_data_dir(_load(args))))
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -80,7 +80,7 @@ def _cmd_asterisk_provision(args: argparse.Namespace) -> int:
     from asterisk_conf.provision import provision
 
     config = _load(args)
-    installed = provision(config.asterisk.cache_dir)
+    installed = provision(config.asterisk.cache_dir / "asterisk-sid")
     print(f"Asterisk {installed.version} at {installed.root}")
     return 0
 

@@ -86,10 +86,11 @@ class AsteriskConfig(_Section):
     # The number callers dial; the demo routes it to the IVR.
     inbound_number: str = "500"
     start_timeout_s: float = Field(60.0, gt=0)
-    # Where the server writes agents' PJSIP accounts (pjsip_accounts.conf, included by
-    # pjsip.conf) before asking Asterisk to reload them. Empty: accounts are kept in
-    # the database only (an external Asterisk managed by someone else).
-    accounts_file: Path | None = None
+    # The Asterisk configuration directory where the server writes agents' PJSIP
+    # accounts (files that pjsip.conf and queues.conf include) before asking Asterisk
+    # to reload them. Empty: accounts are kept in the database only (an external
+    # Asterisk configured by someone else).
+    etc_dir: Path | None = None
 
     @field_validator("cache_dir", mode="after")
     @classmethod

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import asyncpg
 
+from asterisk_conf.render import SipAccount, write_accounts
+
 log = logging.getLogger(__name__)
 
 ENDPOINT_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
@@ -34,10 +36,10 @@ class NotAnAgent(Exception):
 
 class PhoneDirectory:
     def __init__(
-        self, pool: asyncpg.Pool, accounts_file: Path | None, reload: Reloader | None = None
+        self, pool: asyncpg.Pool, etc_dir: Path | None, reload: Reloader | None = None
     ) -> None:
         self._pool = pool
-        self._accounts_file = accounts_file
+        self._etc_dir = etc_dir
         self._reload = reload
         self._lock = asyncio.Lock()
 
@@ -82,28 +84,30 @@ class PhoneDirectory:
                    FROM agents a JOIN users u ON u.id = a.user_id ORDER BY a.sip_endpoint"""
             )
 
+    async def accounts(self) -> list[SipAccount]:
+        """Every active agent's PJSIP account, as Asterisk must know it."""
+        async with self._pool.acquire() as conn:
+            rows = await conn.fetch(
+                """SELECT a.sip_endpoint, a.sip_secret, u.display_name
+                   FROM agents a JOIN users u ON u.id = a.user_id
+                   WHERE u.active ORDER BY a.sip_endpoint"""
+            )
+        return [
+            SipAccount(
+                name=r["sip_endpoint"],
+                secret=r["sip_secret"],
+                caller_name=_safe_caller_name(r["display_name"]),
+            )
+            for r in rows
+        ]
+
     async def sync(self) -> None:
         """Render every agent's account for Asterisk and reload it."""
-        if self._accounts_file is None:
+        if self._etc_dir is None:
             return
-        from asterisk_conf.render import SipAccount, write_accounts
-
         async with self._lock:
-            async with self._pool.acquire() as conn:
-                rows = await conn.fetch(
-                    """SELECT a.sip_endpoint, a.sip_secret, u.display_name
-                       FROM agents a JOIN users u ON u.id = a.user_id
-                       WHERE u.active ORDER BY a.sip_endpoint"""
-                )
-            accounts = [
-                SipAccount(
-                    name=r["sip_endpoint"],
-                    secret=r["sip_secret"],
-                    caller_name=_safe_caller_name(r["display_name"]),
-                )
-                for r in rows
-            ]
-            await asyncio.to_thread(write_accounts, accounts, self._accounts_file)
+            accounts = await self.accounts()
+            await asyncio.to_thread(write_accounts, accounts, self._etc_dir)
             if self._reload is not None:
                 try:
                     await self._reload()
