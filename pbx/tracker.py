@@ -89,6 +89,7 @@ class _Channel:
         "name",
         "peer",
         "rang",
+        "ringing",
         "uniqueid",
     )
 
@@ -105,6 +106,9 @@ class _Channel:
         self.dialled_by: str | None = None  # uniqueid of the channel whose Dial rang it
         self.dialled_number: str | None = None
         self.rang = False
+        # Its phone reported ringing; with several targets that can come before the
+        # DialBegin that tells us who dialled it.
+        self.ringing = False
         self.bridge: str | None = None
         self.bridged = False  # it was in a bridge at some time (so it is not an endpoint)
 
@@ -344,9 +348,10 @@ class CallTracker:
         if ch is None:
             return out
         self._update_cid(ch, msg)
-        if msg.get("ChannelState") == _STATE_RINGING and ch.dialled_by is not None:
+        if msg.get("ChannelState") == _STATE_RINGING:
+            ch.ringing = True
             call = self._calls.get(ch.linkedid)
-            if call is not None:
+            if call is not None and ch.dialled_by is not None:
                 self._ringing(call, ch, at, out)
         return out
 
@@ -409,6 +414,8 @@ class CallTracker:
         if call.destination is None and dialler_uid in self._caller_leg(call):
             exten = msg.get("Exten")
             call.destination = (None if exten in _NO_EXTEN else exten) or dest.dialled_number
+        if dest.ringing:
+            self._ringing(call, dest, at, out)
         return out
 
     def _click_to_call(self, call: TrackedCall, half: _Channel, msg: AmiMessage) -> None:
