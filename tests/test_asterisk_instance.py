@@ -5,6 +5,7 @@ from __future__ import annotations
 import array
 import asyncio
 import os
+import re
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -91,6 +92,15 @@ async def test_instance_boots_and_ami_accepts_a_login(asterisk: AsteriskInstance
     assert "Asterisk 22." in await asterisk.cli("core show version")
 
 
+async def test_every_module_listed_in_modules_conf_is_running(asterisk: AsteriskInstance) -> None:
+    listed = set(
+        re.findall(r"^load => (\S+)$", (asterisk.etc_dir / "modules.conf").read_text(), re.M)
+    )
+    shown = await asterisk.cli("module show")
+    running = {line.split()[0] for line in shown.splitlines() if " Running " in line}
+    assert listed - running == set()
+
+
 async def test_two_instances_run_side_by_side_on_their_own_ports(
     asterisk: AsteriskInstance, tmp_path: Path
 ) -> None:
@@ -173,8 +183,10 @@ async def test_account_added_at_run_time_registers_after_reload_without_restart(
     phone = await phones(newcomer.name, newcomer.secret)
     assert phone.events[-1].type == "REGISTER_OK"
     assert asterisk.pid == pid
-    # Back to the module's accounts for the tests that follow.
+    # Removing it works the same way; the module's accounts for the tests that follow.
     await reload_accounts(asterisk, ami, ACCOUNTS)
+    gone = await ami.send({"Action": "PJSIPShowEndpoint", "Endpoint": newcomer.name})
+    assert gone["Response"] == "Error"
 
 
 async def test_originate_reaches_an_auto_answering_phone_which_hears_the_playback(
