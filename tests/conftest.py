@@ -4,7 +4,10 @@ Asterisk 22 and real baresip softphones."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
 
 import asyncpg
 import pytest
@@ -14,17 +17,21 @@ from tests.db import create_database_from, create_template, drop_database
 
 
 @pytest.fixture(scope="session")
-def pg_admin_dsn(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_admin_dsn() -> Iterator[str]:
     """A DSN with rights to create databases, on a real PostgreSQL."""
     if os.environ.get("DATABASE_URL"):
         yield os.environ["DATABASE_URL"]
         return
-    server = EmbeddedPostgres(tmp_path_factory.mktemp("postgres"))
+    # Not under pytest's tmp_path: PostgreSQL runs as its own system user, and pytest
+    # makes its base directory owner-only (again at every run, even a concurrent one).
+    data_dir = Path(tempfile.mkdtemp(prefix="switchboard-test-pg-"))
+    server = EmbeddedPostgres(data_dir)
     dsn = server.start()
     try:
         yield dsn
     finally:
         server.stop()
+        shutil.rmtree(data_dir, ignore_errors=True)
 
 
 @pytest.fixture(scope="session")

@@ -5,11 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import signal
 import sys
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import aiohttp
+import pytest
 
 from asterisk_conf.instance import allocate_instance_ports, allocate_port_block
 
@@ -50,7 +54,17 @@ async def _wait_healthy(url: str, process: asyncio.subprocess.Process, deadline_
     raise AssertionError(f"not healthy within {deadline_s} s; last answer {last}")
 
 
-async def test_up_reaches_a_healthy_stack_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
+@pytest.fixture
+def workdir() -> Iterator[Path]:
+    """An empty directory outside pytest's owner-only base (PostgreSQL runs as its own
+    system user and must reach its data directory)."""
+    path = Path(tempfile.mkdtemp(prefix="switchboard-up-"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)
+
+
+async def test_up_reaches_a_healthy_stack_and_stops_cleanly_on_sigint(workdir: Path) -> None:
+    tmp_path = workdir
     ports = allocate_instance_ports()
     http_port = allocate_port_block(2)
     env = {
