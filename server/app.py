@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import logging
 import secrets
@@ -11,6 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from pbx import plugin as pbx_plugin
 from server import health, pages, phones_http
 from server.auth import http as auth_http
 from server.auth.middleware import AUTH_SERVICE, auth_middleware
@@ -26,7 +26,8 @@ from server.phones import PhoneDirectory
 log = logging.getLogger(__name__)
 
 # Feature packages, each with a ``plugin.setup(app)`` that adds its routes and resources.
-FEATURE_PLUGINS: tuple[str, ...] = ()
+# They run after the server's own resources (pool, bus, AMI) are declared.
+FEATURE_PLUGINS: tuple[Callable[[web.Application], None], ...] = (pbx_plugin.setup,)
 
 
 def secret_key(config: Config) -> bytes:
@@ -128,6 +129,6 @@ def create_app(config: Config, *, clock: Clock | None = None) -> web.Application
     auth_http.setup_routes(app)
     phones_http.setup_routes(app)
     pages.setup_routes(app)
-    for name in FEATURE_PLUGINS:
-        importlib.import_module(name).setup(app)
+    for setup in FEATURE_PLUGINS:
+        setup(app)
     return app
