@@ -57,8 +57,8 @@ def _cmd_user_create(args: argparse.Namespace) -> int:
     if password is None:
         password = getpass.getpass("Password: ")
 
-    async def run() -> None:
-        from server.auth.services import UserService
+    async def run() -> int:
+        from server.auth.services import UserExists, UserService
         from server.db import create_pool
 
         config = _load(args)
@@ -68,12 +68,15 @@ def _cmd_user_create(args: argparse.Namespace) -> int:
                 user = await UserService(pool).create(
                     args.username, password, args.role, args.display_name
                 )
+            except UserExists:
+                print(f"switchboard: user {args.username!r} already exists", file=sys.stderr)
+                return 1
             finally:
                 await pool.close()
         print(f"created {user.role} {user.username!r} (id {user.id})")
+        return 0
 
-    asyncio.run(run())
-    return 0
+    return asyncio.run(run())
 
 
 def _cmd_asterisk_provision(args: argparse.Namespace) -> int:

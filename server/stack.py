@@ -65,12 +65,14 @@ async def wait_for_stop_signal() -> None:
 async def serve_forever(config: Config) -> int:
     """``switchboard serve``: the server alone, until SIGINT/SIGTERM."""
     setup_logging(config.logging.level, config.logging.json_lines)
-    runner = await start_site(create_app(config), config)
-    log.info("serving", extra={"host": config.server.host, "port": config.server.port})
-    try:
-        await wait_for_stop_signal()
-    finally:
-        await runner.cleanup()
+    async with database_url(config) as dsn:
+        config = config.replace(database={"url": dsn})
+        runner = await start_site(create_app(config), config)
+        log.info("serving", extra={"host": config.server.host, "port": config.server.port})
+        try:
+            await wait_for_stop_signal()
+        finally:
+            await runner.cleanup()
     return 0
 
 
