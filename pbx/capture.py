@@ -33,13 +33,14 @@ async def capture(
     *,
     stop: asyncio.Event | None = None,
     duration: float | None = None,
+    ready: asyncio.Event | None = None,
 ) -> int:
     """Write the raw AMI stream to ``path`` until ``stop`` is set, ``duration`` passes,
     Asterisk closes the connection, or the task is cancelled. Returns bytes written.
 
-    The login is checked (a wrong secret raises :class:`AmiAuthError`) but the bytes
-    are written as received, login answer included: the replay skips what is not an
-    event.
+    The login is checked (a wrong secret raises :class:`AmiAuthError`) and ``ready``
+    is set once it is accepted: every event after that is in the file. The bytes are
+    written as received, login answer included; the replay skips what is not an event.
     """
     async with asyncio.timeout(config.connect_timeout_s):
         reader, writer = await asyncio.open_connection(config.host, config.port)
@@ -85,6 +86,8 @@ async def capture(
                     written += len(data)
                     if not logged_in:
                         logged_in = _check_login(checker, data)
+                        if logged_in and ready is not None:
+                            ready.set()
                     if stopper.done():
                         break
             finally:

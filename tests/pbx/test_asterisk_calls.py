@@ -26,8 +26,7 @@ from pbx.capture import capture, record_to_json, replay
 from pbx.events import CallAnswered, CallEnded, CallEvent, CallRinging, CallStarted
 from pbx.services import CallTrackingService
 from server.clock import SystemClock
-from tests.pbx.lab import Lab, ami_config, running_lab
-from tests.pbx.softphone import Softphone
+from tests.pbx.lab import Lab, Phones, ami_config, running_lab
 
 pytestmark = pytest.mark.asterisk
 
@@ -44,7 +43,7 @@ async def lab(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Lab]:
 class Call:
     """One driven scenario: capture + live tracker + what the test saw on the wire."""
 
-    def __init__(self, instance: AsteriskInstance, phones: dict[str, Softphone], tmp: Path):
+    def __init__(self, instance: AsteriskInstance, phones: Phones, tmp: Path):
         self.instance = instance
         self.phones = phones
         self.capture_path = tmp / "capture.ami"
@@ -58,11 +57,13 @@ class Call:
         self._capture: asyncio.Task[int] | None = None
 
     async def __aenter__(self) -> Call:
-        for phone in self.phones.values():
-            phone.forget_events()
+        self.phones.mark()
+        capturing = asyncio.Event()
         self._capture = asyncio.create_task(
-            capture(ami_config(self.instance), self.capture_path, stop=self._stop)
+            capture(ami_config(self.instance), self.capture_path, stop=self._stop, ready=capturing)
         )
+        async with asyncio.timeout(10):
+            await capturing.wait()
         self.ami.subscribe(self._see)
         await self.ami.start()
         await self.ami.wait_connected(10)
@@ -137,9 +138,9 @@ async def call(lab: Lab, tmp_path: Path) -> AsyncIterator[Call]:
 async def phone_call(call: Call, caller: str, callee: str) -> None:
     """``caller`` dials ``callee``, who answers."""
     await call.phones[caller].dial(callee)
-    await call.phones[callee].wait_event("CALL_INCOMING")
+    await call.phones.wait(callee, "CALL_INCOMING")
     await call.phones[callee].accept()
-    await call.phones[caller].wait_event("CALL_ESTABLISHED")
+    await call.phones.wait(caller, "CALL_ESTABLISHED")
 
 
 async def test_answered_call_caller_hangs_up(call: Call) -> None:
@@ -183,9 +184,9 @@ async def test_answered_call_callee_hangs_up(call: Call) -> None:
 
 async def test_no_answer(call: Call) -> None:
     await call.phones["1001"].dial("1002")
-    await call.phones["1002"].wait_event("CALL_INCOMING")
+    await call.phones.wait("1002", "CALL_INCOMING")
     # Nobody answers: the Dial's ring timeout (6 s in the lab) ends it.
-    await call.phones["1001"].wait_event("CALL_CLOSED", within=20)
+    await call.phones.wait("1001", "CALL_CLOSED", timeout_s=20)
     expected = {
         "call_id": call.uniqueid("PJSIP/1001-"),
         "caller": party("1001", "Agent 1001", call.phone_channel("1001")),
@@ -200,9 +201,9 @@ async def test_no_answer(call: Call) -> None:
 
 async def test_callee_rejects(call: Call) -> None:
     await call.phones["1001"].dial("1002")
-    await call.phones["1002"].wait_event("CALL_INCOMING")
+    await call.phones.wait("1002", "CALL_INCOMING")
     await call.phones["1002"].hangup()  # a ringing call hung up is rejected (486 Busy Here)
-    await call.phones["1001"].wait_event("CALL_CLOSED")
+    await call.phones.wait("1001", "CALL_CLOSED")
     expected = {
         "call_id": call.uniqueid("PJSIP/1001-"),
         "caller": party("1001", "Agent 1001", call.phone_channel("1001")),
@@ -217,7 +218,7 @@ async def test_callee_rejects(call: Call) -> None:
 
 async def test_caller_cancels_while_ringing(call: Call) -> None:
     await call.phones["1001"].dial("1002")
-    await call.phones["1002"].wait_event("CALL_INCOMING")
+    await call.phones.wait("1002", "CALL_INCOMING")
     await asyncio.sleep(0.5)
     await call.phones["1001"].hangup()
     expected = {
@@ -246,10 +247,10 @@ async def test_ring_group_two_phones_one_answers(call: Call) -> None:
     )
     p = call.phones
     await p["1001"].dial("600")
-    await p["1002"].wait_event("CALL_INCOMING")
-    await p["1003"].wait_event("CALL_INCOMING")
+    await call.phones.wait("1002", "CALL_INCOMING")
+    await call.phones.wait("1003", "CALL_INCOMING")
     await p["1003"].accept()
-    await p["1001"].wait_event("CALL_ESTABLISHED")
+    await call.phones.wait("1001", "CALL_ESTABLISHED")
     await asyncio.sleep(1)
     await p["1001"].hangup()
     expected = {
@@ -271,7 +272,7 @@ async def test_blind_transfer(call: Call) -> None:
     await phone_call(call, "1001", "1002")
     await asyncio.sleep(0.5)
     await p["1002"].transfer("1003")  # SIP REFER
-    await p["1003"].wait_event("CALL_INCOMING")
+    await call.phones.wait("1003", "CALL_INCOMING")
     await p["1003"].accept()
     await asyncio.sleep(1)
     await p["1003"].hangup()
@@ -295,7 +296,7 @@ async def test_attended_transfer_driven_by_ami(call: Call) -> None:
     await call.ami.send_action(
         "Atxfer", {"Channel": transferer, "Exten": "1003", "Context": "agents"}
     )
-    await p["1003"].wait_event("CALL_INCOMING")
+    await call.phones.wait("1003", "CALL_INCOMING")
     await p["1003"].accept()
     await asyncio.sleep(1)
     await p["1002"].hangup()  # the transferer leaves: the transfer completes
@@ -344,7 +345,7 @@ async def _originate_answered_by(call: Call, agent: str) -> None:
             timeout=30,
         )
     )
-    await call.phones[agent].wait_event("CALL_INCOMING")
+    await call.phones.wait(agent, "CALL_INCOMING")
     await call.phones[agent].accept()
     await originate
 
@@ -363,10 +364,10 @@ async def test_click_to_call_caller_is_the_agent_phone(call: Call) -> None:
             timeout=30,
         )
     )
-    await p["1001"].wait_event("CALL_INCOMING")
+    await call.phones.wait("1001", "CALL_INCOMING")
     await p["1001"].accept()
     await originate
-    await p["1003"].wait_event("CALL_INCOMING")
+    await call.phones.wait("1003", "CALL_INCOMING")
     await p["1003"].accept()
     await asyncio.sleep(1)
     await p["1003"].hangup()
@@ -400,7 +401,7 @@ async def test_queue_call_rings_every_agent_one_answers(call: Call) -> None:
     )
     await originate  # the IVR side answers the robot at once
     for agent in ("1001", "1002", "1003"):
-        await p[agent].wait_event("CALL_INCOMING")
+        await call.phones.wait(agent, "CALL_INCOMING")
     await p["1002"].accept()
     await asyncio.sleep(1)
     await p["1002"].hangup()
