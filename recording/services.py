@@ -1,0 +1,388 @@
+"""Recordings from raw legs to stored stereo files, their transcription queue, search,
+and retention. The services own the transactions; SQL is in ``repository``."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import tempfile
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from time import monotonic
+from typing import Literal
+
+import asyncpg
+
+from pbx.audio import AudioError, file_facts, merge_legs, read_wav_info
+
+from . import repository
+from .config import RecordingConfig
+from .dialogue import dialogue_text, dialogue_to_json
+from .naming import leg_paths, storage_key
+from .recovery import abandoned_end
+from .repository import Converted, Recording, SearchHit
+from .storage import NotStored, RecordingStore
+from .transcription import Transcriber, WorkerCrashed
+
+__all__ = [
+    "TRANSCRIPTION_CHANNEL",
+    "Progress",
+    "RecordingService",
+    "RecoveryReport",
+    "TranscriptionRun",
+    "TranscriptionService",
+]
+
+log = logging.getLogger("recording")
+
+# NOTIFY channel: a wake-up for transcription workers; the table is the truth.
+TRANSCRIPTION_CHANNEL = "recording_transcription"
+# A claimed transcription's lease: a base plus twice the audio (both legs run side
+# by side at a real-time factor well under 1) — generous, as only a dead worker
+# should ever see its lease run out.
+_LEASE_BASE_S = 600.0
+_LEASE_PER_AUDIO_S = 2.0
+_RETENTION_BATCH = 200
+
+Clock = Callable[[], datetime]
+Outcome = Literal["converted", "failed", "skipped"]
+TranscriptionOutcome = Literal["done", "failed", "requeued"]
+
+
+@dataclass(frozen=True)
+class RecoveryReport:
+    converted: tuple[int, ...]
+    failed: tuple[int, ...]
+    legs_removed: tuple[int, ...]
+
+
+class RecordingService:
+    """The life of a recording outside the call: legs → stereo file → store → queue."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        store: RecordingStore,
+        config: RecordingConfig,
+        spool_dir: Path,
+        clock: Clock,
+    ) -> None:
+        self._pool = pool
+        self._store = store
+        self._config = config
+        self._spool = Path(spool_dir)
+        self._now = clock
+
+    async def begin(self, call_id: str | None, department_id: int | None = None) -> Recording:
+        """Register a recording about to start; its legs are the files MixMonitor must
+        write (``r()`` and ``t()``, whichever of them carries the customer's voice)."""
+        customer, agent = leg_paths(self._spool, call_id, uuid.uuid4().hex[:12])
+        async with self._pool.acquire() as conn:
+            return await repository.insert_raw(
+                conn, call_id, department_id, str(customer), str(agent), self._now()
+            )
+
+    async def finish(self, recording_id: int, ended_at: datetime) -> Outcome:
+        """The call is over: convert its legs now."""
+        async with self._pool.acquire() as conn:
+            await repository.set_ended(conn, recording_id, ended_at)
+        return await self.process_raw(recording_id)
+
+    async def process_raw(self, recording_id: int) -> Outcome:
+        """Merge, convert, checksum and store one finished recording; queue transcription.
+
+        The stereo file is stored before the row says so, and the legs are removed
+        only after: a crash anywhere leaves either the legs or the stored file, and
+        running this again finishes the job. Held rows are skipped (another process
+        is converting them).
+        """
+        async with self._pool.acquire() as conn, conn.transaction():
+            rec = await repository.lock_raw(conn, recording_id)
+            if rec is None:
+                return "skipped"
+            try:
+                converted = await self._convert_and_store(rec)
+            except AudioError as exc:
+                await repository.mark_failed(conn, rec.id, str(exc))
+                log.warning(
+                    "recording failed: %s",
+                    exc,
+                    extra={"recording_id": rec.id, "call_id": rec.call_id},
+                )
+                return "failed"
+            queue = self._config.transcribe
+            await repository.mark_converted(conn, rec.id, converted, self._now(), queue)
+            if queue:
+                await conn.execute("SELECT pg_notify($1, $2)", TRANSCRIPTION_CHANNEL, str(rec.id))
+        log.info(
+            "recording stored key=%s duration_s=%.1f size=%d",
+            converted.storage_key,
+            converted.duration_s,
+            converted.size_bytes,
+            extra={"recording_id": rec.id, "call_id": rec.call_id},
+        )
+        await self._remove_legs(rec)
+        return "converted"
+
+    async def _convert_and_store(self, rec: Recording) -> Converted:
+        fmt = self._config.format
+        key = storage_key(rec.id, rec.created_at, fmt)
+        with tempfile.TemporaryDirectory(prefix="recording-") as tmp:
+            out = Path(tmp) / f"{rec.id}.{fmt}"
+            customer, agent = Path(rec.customer_leg), Path(rec.agent_leg)
+            duration = await asyncio.to_thread(
+                merge_legs, customer, agent, out, fmt, self._config.bitrate_kbps
+            )
+            rate = await asyncio.to_thread(_legs_sample_rate, customer, agent)
+            facts = await asyncio.to_thread(file_facts, out)
+            await self._store.put(key, out)
+        return Converted(key, fmt, rate, duration, facts.size, facts.sha256)
+
+    async def _remove_legs(self, rec: Recording) -> None:
+        for leg in (rec.customer_leg, rec.agent_leg):
+            await asyncio.to_thread(Path(leg).unlink, missing_ok=True)
+        async with self._pool.acquire() as conn:
+            await repository.mark_legs_removed(conn, rec.id, self._now())
+
+    async def recover(self) -> RecoveryReport:
+        """Finish what a crash interrupted: convert raw legs whose call is over (seen
+        ended, or abandoned — see :func:`abandoned_end`), remove legs left beside
+        stored files. Run at start-up; safe to run any time, from any process."""
+        converted: list[int] = []
+        failed: list[int] = []
+        async with self._pool.acquire() as conn:
+            raw = await repository.list_raw(conn)
+        for rec in raw:
+            if rec.ended_at is None:
+                mtimes = await asyncio.to_thread(_mtimes, rec)
+                ended = abandoned_end(
+                    mtimes, rec.created_at, self._now(), self._config.abandoned_after_s
+                )
+                if ended is None:
+                    continue
+                async with self._pool.acquire() as conn:
+                    await repository.set_ended(conn, rec.id, ended)
+            outcome = await self.process_raw(rec.id)
+            if outcome == "converted":
+                converted.append(rec.id)
+            elif outcome == "failed":
+                failed.append(rec.id)
+        async with self._pool.acquire() as conn:
+            lingering = await repository.list_lingering_legs(conn)
+        for rec in lingering:
+            await self._remove_legs(rec)
+        report = RecoveryReport(tuple(converted), tuple(failed), tuple(r.id for r in lingering))
+        if converted or failed or lingering:
+            log.info(
+                "recording recovery converted=%s failed=%s legs_removed=%s",
+                list(report.converted),
+                list(report.failed),
+                list(report.legs_removed),
+            )
+        return report
+
+    async def apply_retention(self, now: datetime) -> list[int]:
+        """Delete recordings older than their department's limit; returns their ids.
+
+        Files go first, the row is marked after: a crash in between leaves a row
+        that the next run deletes again (deleting what is gone is a no-op), never a
+        file that no row points to.
+        """
+        config = self._config
+        if config.retention_days is None and not config.department_retention_days:
+            return []
+        removed: list[int] = []
+        while True:
+            async with self._pool.acquire() as conn, conn.transaction():
+                due = await repository.lock_due_for_retention(
+                    conn,
+                    now,
+                    config.retention_days,
+                    config.department_retention_days,
+                    _RETENTION_BATCH,
+                )
+                for rec in due:
+                    if rec.storage_key is not None:
+                        await self._store.delete(rec.storage_key)
+                    for leg in (rec.customer_leg, rec.agent_leg):
+                        await asyncio.to_thread(Path(leg).unlink, missing_ok=True)
+                    await repository.mark_deleted(conn, rec.id, now)
+                    log.info(
+                        "recording removed by retention key=%s created_at=%s department_id=%s",
+                        rec.storage_key,
+                        rec.created_at.isoformat(),
+                        rec.department_id,
+                        extra={"recording_id": rec.id, "call_id": rec.call_id},
+                    )
+                    removed.append(rec.id)
+            if len(due) < _RETENTION_BATCH:
+                return removed
+
+
+def _legs_sample_rate(customer: Path, agent: Path) -> int:
+    rates = []
+    for leg in (customer, agent):
+        try:
+            rates.append(read_wav_info(leg).sample_rate)
+        except AudioError:
+            continue  # an empty leg; merge_legs already accepted the other one
+    return max(rates)
+
+
+def _mtimes(rec: Recording) -> list[float | None]:
+    out: list[float | None] = []
+    for leg in (rec.customer_leg, rec.agent_leg):
+        try:
+            out.append(Path(leg).stat().st_mtime)
+        except FileNotFoundError:
+            out.append(None)
+    return out
+
+
+@dataclass(frozen=True)
+class Progress:
+    done: int
+    failed: int
+    total: int
+    elapsed_s: float
+
+
+@dataclass(frozen=True)
+class TranscriptionRun:
+    done: tuple[int, ...]
+    failed: tuple[int, ...]
+
+
+class TranscriptionService:
+    """The transcription queue: claim, transcribe in the worker pool, store or fail."""
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        store: RecordingStore,
+        transcriber: Transcriber,
+        config: RecordingConfig,
+        clock: Clock,
+    ) -> None:
+        self._pool = pool
+        self._store = store
+        self._transcriber = transcriber
+        self._config = config
+        self._now = clock
+
+    async def backlog(self) -> int:
+        async with self._pool.acquire() as conn:
+            return await repository.count_transcription_backlog(conn, self._now())
+
+    async def run_pending(
+        self,
+        *,
+        limit: int | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> TranscriptionRun:
+        """Transcribe queued recordings until the queue is empty (or ``limit`` are done).
+
+        As many recordings are in flight as there are workers. Each one is committed
+        as it finishes, so an interrupted run loses nothing: its claims are given back
+        and the next run carries on from there.
+        """
+        began = monotonic()
+        total = await self.backlog()
+        done: list[int] = []
+        failed: list[int] = []
+        in_flight: dict[asyncio.Task[TranscriptionOutcome], int] = {}
+        exhausted = False
+        try:
+            while True:
+                room = self._transcriber.workers - len(in_flight)
+                if limit is not None:
+                    room = min(room, limit - len(done) - len(failed) - len(in_flight))
+                if room > 0 and not exhausted:
+                    claimed = await self._claim(room)
+                    exhausted = len(claimed) < room
+                    for rec in claimed:
+                        in_flight[asyncio.create_task(self.transcribe_one(rec))] = rec.id
+                if not in_flight:
+                    break
+                finished, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                for task in finished:
+                    recording_id = in_flight.pop(task)
+                    outcome = task.result()
+                    if outcome == "done":
+                        done.append(recording_id)
+                    elif outcome == "failed":
+                        failed.append(recording_id)
+                    else:
+                        exhausted = False  # it is back in the queue: take it again
+                total = max(total, len(done) + len(failed) + len(in_flight))
+                if on_progress is not None:
+                    on_progress(Progress(len(done), len(failed), total, monotonic() - began))
+        finally:
+            if in_flight:
+                for task in in_flight:
+                    task.cancel()
+                await asyncio.gather(*in_flight, return_exceptions=True)
+                async with self._pool.acquire() as conn:
+                    await repository.release_transcriptions(conn, list(in_flight.values()))
+        return TranscriptionRun(tuple(done), tuple(failed))
+
+    async def _claim(self, limit: int) -> list[Recording]:
+        now = self._now()
+        async with self._pool.acquire() as conn, conn.transaction():
+            for recording_id in await repository.fail_abandoned_transcriptions(
+                conn, now, self._config.transcription_max_attempts
+            ):
+                log.warning(
+                    "transcription failed: its worker kept dying",
+                    extra={"recording_id": recording_id},
+                )
+            return await repository.claim_transcriptions(
+                conn, now, limit, _LEASE_BASE_S, _LEASE_PER_AUDIO_S
+            )
+
+    async def transcribe_one(self, rec: Recording) -> TranscriptionOutcome:
+        """Transcribe one claimed recording and store the transcript.
+
+        Bad audio fails this recording with the reason, and only this one. A worker
+        crash puts it back in the queue until it has had its attempts.
+        """
+        extra = {"recording_id": rec.id, "call_id": rec.call_id}
+        try:
+            if rec.storage_key is None or rec.sample_rate is None:
+                raise NotStored(f"recording {rec.id} has no stored file")
+            async with self._store.local_path(rec.storage_key) as path:
+                dialogue = await self._transcriber.transcribe_stereo(path, rec.sample_rate)
+        except (AudioError, NotStored) as exc:
+            reason = f"stored file missing: {exc}" if isinstance(exc, NotStored) else str(exc)
+            async with self._pool.acquire() as conn:
+                await repository.fail_transcription(conn, rec.id, reason)
+            log.warning("transcription failed: %s", reason, extra=extra)
+            return "failed"
+        except WorkerCrashed as exc:
+            async with self._pool.acquire() as conn:
+                if rec.transcription_attempts >= self._config.transcription_max_attempts:
+                    await repository.fail_transcription(conn, rec.id, str(exc))
+                    log.warning("transcription failed: %s", exc, extra=extra)
+                    return "failed"
+                await repository.requeue_transcription(conn, rec.id)
+            log.warning("transcription worker died, requeued: %s", exc, extra=extra)
+            return "requeued"
+        words = sum(len(u.words) for u in dialogue)
+        async with self._pool.acquire() as conn, conn.transaction():
+            await repository.save_transcript(
+                conn,
+                rec.id,
+                self._transcriber.model_name,
+                dialogue_to_json(dialogue),
+                dialogue_text(dialogue),
+                words,
+            )
+        log.info("transcript stored words=%d", words, extra=extra)
+        return "done"
+
+    async def search(self, phrase: str, limit: int = 50) -> list[SearchHit]:
+        async with self._pool.acquire() as conn:
+            return await repository.search_transcripts(conn, phrase, limit)
