@@ -10,6 +10,7 @@ next day).
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -138,7 +139,7 @@ class Schedule:
         return ZoneInfo(self.timezone)
 
     def _holidays(self, year: int) -> list[holidays.HolidayBase]:
-        return [holidays.country_holidays(c, years=year) for c in self.holiday_countries]
+        return [_calendar(c, year) for c in self.holiday_countries]
 
     def intervals_on(self, day: date) -> tuple[Interval, ...]:
         """The intervals that start on local date ``day``."""
@@ -210,6 +211,12 @@ class Schedule:
             if start <= at_utc < end
         ]
         return max(ends).astimezone(self.zone) if ends else None
+
+
+@functools.lru_cache(maxsize=64)
+def _calendar(country: str, year: int) -> holidays.HolidayBase:
+    # Building a calendar takes milliseconds; a schedule asks for the same year often.
+    return holidays.country_holidays(country, years=year)
 
 
 def _hhmm(minutes: int) -> str:
