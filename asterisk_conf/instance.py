@@ -21,6 +21,7 @@ import os
 import random
 import signal
 import socket
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +40,8 @@ _PORT_FLOOR = 20000
 # Runs as "sh -c SCRIPT sh ROOT INSTANCE_DIR ASTERISK_ARGV..." in a fresh private mount
 # namespace. When the instance directory's top-level directory is empty (or missing) in
 # the root — /tmp, /root, /home, /work — a tmpfs is laid over it first, so the mount
-# point chain is created in memory and no empty directories pile up in the cached root.
+# point chain is created in memory and no empty directories pile up in the cached root
+# (under a non-empty one such as /var, the chain is created in the root and stays).
 _CHROOT_SCRIPT = """set -e
 root=$1; dir=$2; shift 2
 mount -t proc proc "$root/proc"
@@ -200,10 +202,13 @@ class AsteriskInstance:
         """Render the configuration, start Asterisk and wait until it is fully booted."""
         if self.running:
             raise RuntimeError("this Asterisk instance is already running")
-        started = time.monotonic()
         for path in self.layout.writable_dirs():
             path.mkdir(parents=True, exist_ok=True)
         write_config(self.settings, self.etc_dir)
+        await self._launch(boot_timeout_s)
+
+    async def _launch(self, boot_timeout_s: float) -> None:
+        started = time.monotonic()
         args = ["-f", "-n", "-C", str(self.etc_dir / "asterisk.conf")]
         if os.geteuid() == 0:
             # The root's /var/lib/asterisk belongs to a uid that is not root in the
@@ -222,6 +227,7 @@ class AsteriskInstance:
         try:
             await asyncio.wait_for(self._wait_fully_booted(), boot_timeout_s)
             self._check_pid_is_asterisk()
+            self._check_sip_transport_bound()
         except BaseException as exc:
             await self._kill()
             if isinstance(exc, TimeoutError):
@@ -255,13 +261,27 @@ class AsteriskInstance:
             await self._kill()
 
     async def restart(self, boot_timeout_s: float = 60.0) -> None:
+        """Stop and start again with the configuration on disk as it is now (accounts
+        written at run time included)."""
         await self.stop()
-        await self.start(boot_timeout_s)
+        await self._launch(boot_timeout_s)
 
-    def freeze(self) -> None:
-        """SIGSTOP: Asterisk stops answering anything (AMI, SIP) but keeps its sockets."""
-        os.kill(self._require_pid(), signal.SIGSTOP)
+    async def freeze(self) -> None:
+        """SIGSTOP: Asterisk stops answering anything (AMI, SIP) but keeps its sockets.
+
+        Returns once every thread is stopped: kill() only queues the signal, and a
+        thread already awake could still answer one more request.
+        """
+        pid = self._require_pid()
+        os.kill(pid, signal.SIGSTOP)
         self._frozen = True
+        # Nothing to wait on but /proc; a thread in uninterruptible sleep could take a
+        # while, so the wait is bounded.
+        for _ in range(400):
+            if _all_threads_stopped(pid):
+                return
+            await asyncio.sleep(0.005)
+        raise RuntimeError(f"asterisk {pid} did not stop within 2 s of SIGSTOP")
 
     def thaw(self) -> None:
         os.kill(self._require_pid(), signal.SIGCONT)
@@ -306,6 +326,16 @@ class AsteriskInstance:
         exe = os.readlink(f"/proc/{self._require_pid()}/exe")
         if Path(exe).name != "asterisk":
             raise RuntimeError(f"the process started is {exe}, not asterisk")
+
+    def _check_sip_transport_bound(self) -> None:
+        # A PJSIP transport that cannot bind its port (taken by someone else) only logs
+        # an error and Asterisk boots without SIP.
+        host, port = self.settings.bind_address, self.settings.sip_port
+        if not _owns_udp_socket(self._require_pid(), host, port):
+            raise AsteriskStartError(
+                f"Asterisk is up but its SIP transport is not bound to {host}:{port} "
+                f"(port taken?)\n{self._diagnostics()}"
+            )
 
     async def _kill(self) -> None:
         process = self._process
@@ -352,6 +382,32 @@ class AsteriskInstance:
                 tail = path.read_text(errors="replace").splitlines()[-25:]
                 parts.append(f"--- {path} (end) ---\n" + "\n".join(tail))
         return "\n".join(parts)
+
+
+def _all_threads_stopped(pid: int) -> bool:
+    for stat in Path(f"/proc/{pid}/task").glob("*/stat"):
+        with contextlib.suppress(FileNotFoundError):
+            # The state follows the parenthesised command name, which may hold spaces.
+            if stat.read_text().rpartition(")")[2].split()[0] not in ("T", "t"):
+                return False
+    return True
+
+
+def _owns_udp_socket(pid: int, host: str, port: int) -> bool:
+    """Whether process ``pid`` holds the UDP socket bound to ``host:port``."""
+    # /proc/net/udp shows the address as the kernel's 32-bit value in host byte order.
+    address = int.from_bytes(socket.inet_aton(host), sys.byteorder)
+    local = f"{address:08X}:{port:04X}"
+    inodes = {
+        fields[9]
+        for line in Path("/proc/net/udp").read_text().splitlines()[1:]
+        if (fields := line.split())[1] == local
+    }
+    owned = set()
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with contextlib.suppress(FileNotFoundError):
+            owned.add(os.readlink(fd))
+    return any(f"socket:[{inode}]" in owned for inode in inodes)
 
 
 async def _ami_login_until_booted(

@@ -179,7 +179,8 @@ def find_system_asterisk() -> SystemAsterisk | None:
 def provision(cache_dir: Path = DEFAULT_CACHE_DIR, *, refresh: bool = False) -> ProvisionedAsterisk:
     """A root file system with Debian sid's Asterisk at ``cache_dir``, built if missing.
 
-    ``refresh=True`` builds a new root even when one exists (to pick up a newer sid).
+    ``refresh=True`` builds a new root even when one exists (to pick up a newer sid)
+    and replaces the old one: no instance may be running from it then.
     Blocks while another process provisions the same ``cache_dir``.
     """
     cache_dir = cache_dir.expanduser().absolute()

@@ -209,6 +209,8 @@ class AsteriskSettings:
             raise ValueError(f"agi_host must be a host name or IPv4 address: {self.agi_host!r}")
         if not _NUMBER.match(self.inbound_number):
             raise ValueError(f"inbound_number must be digits: {self.inbound_number!r}")
+        if not self.ami_permit and self.bind_address == "0.0.0.0":
+            raise ValueError("ami_permit must be set when bind_address is 0.0.0.0")
         if self.ami_permit:
             try:
                 ipaddress.IPv4Network(self.ami_permit, strict=False)

@@ -243,6 +243,7 @@ def test_secrets_are_not_in_reprs() -> None:
         ({"inbound_number": "500;x"}, "inbound_number"),
         ({"inbound_number": "_X."}, "inbound_number"),
         ({"ami_permit": "everyone"}, "ami_permit"),
+        ({"bind_address": "0.0.0.0"}, "ami_permit must be set"),
         ({"ring_timeout_s": 0}, "ring_timeout_s"),
         ({"accounts": (SipAccount("1", "a"), SipAccount("1", "b"))}, "two SIP accounts"),
     ],

@@ -6,15 +6,22 @@ import array
 import asyncio
 import os
 import re
+import socket
 import wave
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
-from asterisk_conf.instance import AsteriskInstance
-from asterisk_conf.render import SipAccount
-from tests.harness.asterisk import RawAmi, reload_accounts, start_test_asterisk
+from asterisk_conf.instance import AsteriskInstance, AsteriskStartError
+from asterisk_conf.render import SipAccount, write_accounts
+from tests.harness.asterisk import (
+    RawAmi,
+    installation_for_tests,
+    reload_accounts,
+    settings_for_tests,
+    start_test_asterisk,
+)
 from tests.harness.softphone import Softphone, SoftphoneError
 
 pytestmark = pytest.mark.asterisk
@@ -129,24 +136,37 @@ async def test_stop_leaves_no_asterisk_process_and_no_mount(tmp_path: Path) -> N
     assert root is None or str(root) not in mounts
 
 
-async def test_restart_comes_back_on_the_same_ports(tmp_path: Path) -> None:
+async def test_restart_keeps_ports_and_the_accounts_written_at_run_time(tmp_path: Path) -> None:
     instance = await start_test_asterisk(tmp_path / "restarted")
     try:
         first_pid = instance.pid
+        write_accounts((SipAccount("1088", "written-later"),), instance.etc_dir)
         await instance.restart()
         assert instance.pid != first_pid
         ami = await RawAmi.connect(instance)
-        assert (await ami.send({"Action": "Ping"}))["Response"] == "Success"
+        endpoint = await ami.send({"Action": "PJSIPShowEndpoint", "Endpoint": "1088"})
+        assert endpoint["Response"] == "Success"
         await ami.close()
     finally:
         await instance.stop()
+
+
+async def test_start_fails_loudly_when_the_sip_port_is_taken(tmp_path: Path) -> None:
+    install = await asyncio.to_thread(installation_for_tests)
+    settings = settings_for_tests(install, tmp_path / "clash")
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as squatter:
+        squatter.bind((settings.bind_address, settings.sip_port))
+        instance = AsteriskInstance(install, tmp_path / "clash", settings)
+        with pytest.raises(AsteriskStartError, match="SIP transport is not bound"):
+            await instance.start()
+    assert instance.pid is None
 
 
 async def test_frozen_asterisk_stops_answering_until_thawed(tmp_path: Path) -> None:
     instance = await start_test_asterisk(tmp_path / "frozen")
     try:
         ami = await RawAmi.connect(instance)
-        instance.freeze()
+        await instance.freeze()
         with pytest.raises(TimeoutError):
             await ami.send({"Action": "Ping"}, timeout_s=0.5)
         instance.thaw()
