@@ -72,3 +72,10 @@ async def running_lab(workdir: Path) -> AsyncIterator[Lab]:
     finally:
         await asyncio.gather(*(p.stop() for p in phones.values()), return_exceptions=True)
         await instance.stop()
+
+
+async def until(condition: Callable[[], bool], timeout_s: float, step_s: float = 0.05) -> None:
+    """Poll state that other tasks change until ``condition()``; TimeoutError otherwise."""
+    async with asyncio.timeout(timeout_s):
+        while not condition():  # noqa: ASYNC110 (nothing to wait on but the state)
+            await asyncio.sleep(step_s)
