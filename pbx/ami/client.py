@@ -303,7 +303,11 @@ class AmiClient:
             try:
                 login.result()
             except AmiError as exc:
-                raise AmiAuthError("Login", exc.message) from None
+                # Asterisk also refuses logins while it shuts down; only a refused
+                # secret is an authentication failure.
+                if "Authentication" in (exc.message.get("Message") or ""):
+                    raise AmiAuthError("Login", exc.message) from None
+                raise ConnectionRefusedError(str(exc)) from None
             ping_task = asyncio.create_task(self._ping_loop(), name="ami-ping")
             await asyncio.wait({reader_task, ping_task}, return_when=asyncio.FIRST_COMPLETED)
             for task in (reader_task, ping_task):
@@ -328,6 +332,9 @@ class AmiClient:
                 await self._request("Ping", timeout=cfg.ping_timeout_s)
             except TimeoutError:
                 raise _PingTimeout from None
+            except AmiError as exc:
+                # "Asterisk is shutting down": the connection is about to go.
+                raise ConnectionAbortedError(str(exc)) from None
 
     async def _read_loop(self, reader: asyncio.StreamReader, decoder: AmiDecoder) -> None:
         while True:
