@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{len(paths)} captures: {base_events} events, {base_calls} calls; "
         f"{copies} replicas, {sum(map(len, pieces)) / 2**20:.1f} MiB",
-        file=sys.stderr,
+        flush=True,
     )
 
     gc.collect()
