@@ -110,7 +110,7 @@ def allocate_port_block(size: int, host: str = "127.0.0.1", *, align: int = 2) -
 
 def allocate_instance_ports(host: str = "127.0.0.1", rtp_ports: int = 100) -> InstancePorts:
     """SIP (UDP), AMI and HTTP (TCP) ports and an RTP range of one Asterisk."""
-    base = allocate_port_block(4, host)
+    base = allocate_port_block(3, host)
     rtp = allocate_port_block(rtp_ports, host)
     return InstancePorts(
         sip=base, ami=base + 1, http=base + 2, rtp_start=rtp, rtp_end=rtp + rtp_ports - 1

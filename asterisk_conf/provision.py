@@ -289,11 +289,12 @@ def _build(root: Path) -> ProvisionedAsterisk:
     )
     if modules_dir is None:
         raise ProvisioningError(f"asterisk installed in {root} but its modules were not found")
+    sounds = root / DATA_DIR.relative_to("/") / "sounds"
     # Debian names the Russian prompts' directory after the voice; language "ru" looks
     # for sounds/ru.
-    sounds = root / DATA_DIR.relative_to("/") / "sounds"
     if (sounds / "ru_RU_f_IvrvoiceRU").is_dir() and not (sounds / "ru").exists():
         (sounds / "ru").symlink_to("ru_RU_f_IvrvoiceRU")
+    relative_sound_links(root, sounds)
     installed = ProvisionedAsterisk(root, version, modules_dir, DATA_DIR)
     _write(
         root / MARKER_NAME,
@@ -309,6 +310,29 @@ def _build(root: Path) -> ProvisionedAsterisk:
         ),
     )
     return installed
+
+
+def relative_sound_links(root: Path, sounds: Path) -> None:
+    """Turn absolute links between language directories into relative ones.
+
+    Debian's ``en`` and ``en_US`` point through ``/etc/alternatives``, which resolves
+    only inside the root; relative links resolve from the host too (to check or
+    convert prompts). Each link is replaced atomically.
+    """
+    for link in sounds.iterdir():
+        if not link.is_symlink() or not os.readlink(link).startswith("/"):
+            continue
+        target = link
+        for _ in range(8):  # a few hops through /etc/alternatives at most
+            if not target.is_symlink():
+                break
+            dest = Path(os.readlink(target))
+            target = root / dest.relative_to("/") if dest.is_absolute() else target.parent / dest
+        if target.parent == sounds and target.is_dir() and not target.is_symlink():
+            fresh = link.with_name(f".{link.name}.tmp")
+            fresh.unlink(missing_ok=True)
+            fresh.symlink_to(target.name)
+            fresh.replace(link)
 
 
 def _host_apt_sources() -> tuple[list[str], list[str]]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import os
 import re
 import stat
 from pathlib import Path
@@ -16,6 +17,7 @@ from asterisk_conf.provision import (
     SystemAsterisk,
     debian_mirror,
     major_version,
+    relative_sound_links,
     version_changed_warning,
 )
 from asterisk_conf.render import (
@@ -357,3 +359,17 @@ def test_system_launch_runs_the_host_binary() -> None:
     assert launch_argv(install, Path("/srv/x"), ["-f"]) == [
         "setpriv", "--pdeathsig", "KILL", "/usr/sbin/asterisk", "-f"
     ]  # fmt: skip
+
+
+def test_sound_links_through_alternatives_become_relative(tmp_path: Path) -> None:
+    sounds = tmp_path / "usr/share/asterisk/sounds"
+    (sounds / "en_US_f_Allison").mkdir(parents=True)
+    (tmp_path / "etc/alternatives").mkdir(parents=True)
+    (tmp_path / "etc/alternatives/prompt-en").symlink_to(
+        "/usr/share/asterisk/sounds/en_US_f_Allison"
+    )
+    (sounds / "en").symlink_to("/etc/alternatives/prompt-en")
+    (sounds / "recordings").symlink_to("/var/lib/asterisk/sounds/custom")
+    relative_sound_links(tmp_path, sounds)
+    assert os.readlink(sounds / "en") == "en_US_f_Allison"
+    assert os.readlink(sounds / "recordings") == "/var/lib/asterisk/sounds/custom"
