@@ -23,12 +23,14 @@ class Span:
     end: float
 
 
-def synthesize(text: str, rate: int = RATE, speed: int = 160, pitch: int = 50) -> array:
-    """One sentence as 16-bit mono samples at ``rate``."""
+def synthesize(
+    text: str, rate: int = RATE, speed: int = 160, pitch: int = 50, voice: str = "ko"
+) -> array:
+    """One sentence as 16-bit mono samples at ``rate`` (``voice``: ko, ko+f2, ...)."""
     with tempfile.TemporaryDirectory() as tmp:
         raw, out = Path(tmp) / "espeak.wav", Path(tmp) / "speech.raw"
         subprocess.run(
-            ["espeak-ng", "-v", "ko", "-s", str(speed), "-p", str(pitch), "-w", str(raw), text],
+            ["espeak-ng", "-v", voice, "-s", str(speed), "-p", str(pitch), "-w", str(raw), text],
             check=True,
             capture_output=True,
         )

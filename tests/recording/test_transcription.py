@@ -19,6 +19,7 @@ from recording import repository
 from recording.cli import transcribe_pending
 from recording.config import RecordingConfig
 from recording.dialogue import Utterance, dialogue_from_json, locate_phrase
+from recording.jobs import RecordingJobs
 from recording.services import Progress, TranscriptionService
 from recording.transcription import ModelNotFound, Transcriber
 from tests.recording.conftest import T0, Call, Setup, record_call
@@ -205,6 +206,33 @@ async def test_the_backlog_command_reports_progress_and_a_summary(
     assert lines[1].startswith("[") and "1/2" in lines[1]
     assert lines[2].startswith("[#") and "2/2" in lines[2]
     assert lines[-1] == "transcribed 2, failed 0"
+
+
+async def test_server_jobs_recover_at_start_and_transcribe_when_notified(
+    setup: Setup, db_dsn: str, db_pool: asyncpg.Pool, service: TranscriptionService
+) -> None:
+    left_by_crash = await record_call(setup.service)
+    async with db_pool.acquire() as conn:
+        await repository.set_ended(conn, left_by_crash.recording.id, T0)
+    # Polling is slower than this test: only the NOTIFY can wake the queue in time.
+    config = setup.config.model_copy(update={"transcription_poll_s": 3600.0})
+    jobs = RecordingJobs(db_dsn, setup.service, service, config, setup.clock.now)
+    await jobs.start()
+    try:
+        fresh = await finished(setup)
+        for recording_id in (left_by_crash.recording.id, fresh.recording.id):
+            await asyncio.wait_for(transcribed(db_pool, recording_id), timeout=60)
+    finally:
+        await jobs.close()
+
+
+async def transcribed(pool: asyncpg.Pool, recording_id: int) -> None:
+    while True:
+        async with pool.acquire() as conn:
+            rec = await repository.get(conn, recording_id)
+        if rec is not None and rec.transcription_state == "done":
+            return
+        await asyncio.sleep(0.2)
 
 
 async def test_a_missing_model_is_reported_with_the_setting_to_change(tmp_path: Path) -> None:

@@ -1,0 +1,58 @@
+"""Wiring of recording into the app: the services and their background jobs.
+
+Needs ``Config.recording`` (a :class:`recording.config.RecordingConfig`). With
+``transcribe`` on, the worker processes load the model at start-up.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from server.keys import CLOCK, CONFIG, POOL
+
+from .jobs import RecordingJobs
+from .services import RecordingService, TranscriptionService
+from .storage import LocalDirectoryStore
+from .transcription import Transcriber
+
+log = logging.getLogger("recording")
+
+RECORDINGS = web.AppKey("recordings", RecordingService)
+TRANSCRIPTION: web.AppKey[TranscriptionService | None] = web.AppKey("transcription")
+
+
+async def _recording(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    settings = config.recording
+    data_dir = Path(config.server.data_dir)
+    now = app[CLOCK].now
+    store = LocalDirectoryStore(settings.storage_path(data_dir))
+    spool = settings.spool_path(data_dir)
+    spool.mkdir(parents=True, exist_ok=True)
+    recordings = RecordingService(app[POOL], store, settings, spool, now)
+    transcriber = None
+    transcription = None
+    if settings.transcribe and settings.model_path is None:
+        log.warning("transcription is on but no model is installed or configured: off")
+    elif settings.transcribe and settings.model_path is not None:
+        transcriber = Transcriber(settings.model_path, settings.workers)
+        await transcriber.start()
+        transcription = TranscriptionService(app[POOL], store, transcriber, settings, now)
+    app[RECORDINGS] = recordings
+    app[TRANSCRIPTION] = transcription
+    jobs = RecordingJobs(
+        config.database.url.get_secret_value(), recordings, transcription, settings, now
+    )
+    await jobs.start()
+    yield
+    await jobs.close()
+    if transcriber is not None:
+        await transcriber.close()
+
+
+def setup(app: web.Application) -> None:
+    app.cleanup_ctx.append(_recording)
