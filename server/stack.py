@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import platform
 import secrets
 import signal
 import sys
@@ -107,17 +108,21 @@ def asterisk_settings(
     )
 
 
-# Where Debian's asterisk package keeps things: the layout inside the Docker image.
-DEBIAN_LAYOUT = InstanceLayout(
-    etc=Path("/etc/asterisk"),
-    run=Path("/var/run/asterisk"),
-    lib=Path("/var/lib/asterisk"),
-    db=Path("/var/lib/asterisk"),
-    spool=Path("/var/spool/asterisk"),
-    log=Path("/var/log/asterisk"),
-    data_dir=Path("/usr/share/asterisk"),
-    modules_dir=Path("/usr/lib/x86_64-linux-gnu/asterisk/modules"),
-)
+def debian_layout(machine: str | None = None) -> InstanceLayout:
+    """Where Debian's asterisk package keeps things: the layout inside the Docker image
+    (built for the machine that renders the configuration)."""
+    arch = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "aarch64", "arm64": "aarch64"}
+    triplet = arch.get((machine or platform.machine()).lower(), "x86_64") + "-linux-gnu"
+    return InstanceLayout(
+        etc=Path("/etc/asterisk"),
+        run=Path("/var/run/asterisk"),
+        lib=Path("/var/lib/asterisk"),
+        db=Path("/var/lib/asterisk"),
+        spool=Path("/var/spool/asterisk"),
+        log=Path("/var/log/asterisk"),
+        data_dir=Path("/usr/share/asterisk"),
+        modules_dir=Path(f"/usr/lib/{triplet}/asterisk/modules"),
+    )
 
 
 def render_asterisk_config(config: Config, out: Path) -> Path:
@@ -126,7 +131,7 @@ def render_asterisk_config(config: Config, out: Path) -> Path:
     secret = config.ami.secret.get_secret_value()
     if not secret:
         raise ValueError("ami.secret must be set to render a configuration for another host")
-    write_config(asterisk_settings(config, DEBIAN_LAYOUT, secret, ()), out)
+    write_config(asterisk_settings(config, debian_layout(), secret, ()), out)
     return out
 
 

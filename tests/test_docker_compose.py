@@ -13,7 +13,7 @@ import yaml
 
 from server.cli import build_parser
 from server.config import Config, load_config
-from server.stack import DEBIAN_LAYOUT, render_asterisk_config
+from server.stack import debian_layout, render_asterisk_config
 
 ROOT = Path(__file__).resolve().parent.parent
 # What a user puts in .env (docker compose refuses to start without these two).
@@ -149,7 +149,7 @@ def test_asterisk_mounts_the_directory_the_renderer_writes(services: dict[str, A
     renderer = services["asterisk-config"]
     out = renderer["command"][renderer["command"].index("--out") + 1]
     host_dir = mounts(renderer)[out]
-    assert mounts(services["asterisk"])[str(DEBIAN_LAYOUT.etc)] == host_dir
+    assert mounts(services["asterisk"])[str(debian_layout().etc)] == host_dir
     assert services["asterisk"]["depends_on"]["asterisk-config"] == {
         "condition": "service_completed_successfully"
     }
@@ -162,15 +162,15 @@ def test_server_rewrites_accounts_in_the_mounted_asterisk_config(
     services: dict[str, Any], server_config: Config
 ) -> None:
     server_mounts = mounts(services["switchboard"])
-    assert server_config.asterisk.etc_dir == DEBIAN_LAYOUT.etc
+    assert server_config.asterisk.etc_dir == debian_layout().etc
     assert (
-        server_mounts[str(DEBIAN_LAYOUT.etc)]
-        == mounts(services["asterisk"])[str(DEBIAN_LAYOUT.etc)]
+        server_mounts[str(debian_layout().etc)]
+        == mounts(services["asterisk"])[str(debian_layout().etc)]
     )
 
 
 def test_server_reads_what_asterisk_records(services: dict[str, Any]) -> None:
-    spool = str(DEBIAN_LAYOUT.spool)
+    spool = str(debian_layout().spool)
     assert mounts(services["switchboard"])[spool] == mounts(services["asterisk"])[spool]
 
 
