@@ -603,12 +603,30 @@ class CallTracker:
         return out
 
     def _attended_target(self, msg: AmiMessage, call: TrackedCall) -> str | None:
-        """Where an attended transfer went: what the consultation call dialled."""
+        """Where an attended transfer went: what the consultation dialled."""
         consult = self._calls.get(msg.get("SecondTransfererLinkedid", ""))
         if consult is not None and consult is not call and consult.destination:
             return consult.destination
         target = self._channels.get(msg.get("TransferTargetUniqueid", ""))
-        if target is not None:
+        if target is None:
+            # Asterisk leaves the target out of the event when the consultation is
+            # still settling into the bridge; the target is then the newcomer in the
+            # bridge the transfer ended in.
+            known = {
+                msg.get("TransfereeUniqueid"),
+                msg.get("OrigTransfererUniqueid"),
+                msg.get("SecondTransfererUniqueid"),
+            }
+            bridge = msg.get("DestBridgeUniqueid")
+            target = next(
+                (
+                    c
+                    for c in call.live.values()
+                    if bridge and c.bridge == bridge and c.uniqueid not in known
+                ),
+                None,
+            )
+        if target is not None and (target.dialled_number or target.exten):
             return target.dialled_number or target.exten
         return _known(msg.get("TransferTargetCallerIDNum"))
 

@@ -10,14 +10,12 @@ from pathlib import Path
 
 import asyncpg
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp.test_utils import TestClient
 
-from pbx import plugin
 from pbx.events import CallEnded, CallRecord, Party, Transfer
 from pbx.journal import CallJournal, classify_direction, endpoint_of
-from server.app import create_app
 from server.bus import EventBus
-from tests.app_helpers import create_user, login, make_config
+from tests.app_helpers import create_user, login, make_config, start_client
 
 T0 = datetime(2026, 11, 20, 9, 0, tzinfo=UTC)
 
@@ -95,10 +93,7 @@ async def stored(db_pool: asyncpg.Pool, journal_users: dict[str, int]) -> list[C
 async def client(
     db_dsn: str, tmp_path: Path, stored: list[CallRecord]
 ) -> AsyncIterator[TestClient]:
-    app = create_app(make_config(db_dsn, tmp_path))
-    plugin.setup(app)
-    client = TestClient(TestServer(app))
-    await client.start_server()
+    client = await start_client(make_config(db_dsn, tmp_path))
     yield client
     await client.close()
 

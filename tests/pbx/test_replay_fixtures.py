@@ -24,6 +24,8 @@ SCENARIOS = {
     "ring_group",
     "blind_transfer",
     "attended_transfer",
+    # The same, in a run where Asterisk left the target out of AttendedTransfer.
+    "attended_transfer_target_left_out",
     "cyrillic_robot_caller",
     "click_to_call",
     "queue_call",
