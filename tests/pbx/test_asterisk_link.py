@@ -108,6 +108,25 @@ async def test_a_failing_handler_does_not_stop_the_others(
     assert "handler bug" in caplog.text and "event=UserEvent" in caplog.text
 
 
+async def test_events_reach_slow_async_handlers_in_the_order_read(client: AmiClient) -> None:
+    order: list[int] = []
+
+    async def slow(msg: AmiMessage) -> None:
+        if msg.event == "UserEvent" and msg.get("UserEvent") == "Seq":
+            n = int(msg["N"])
+            # Later events must wait for earlier ones, however long those take.
+            await asyncio.sleep(0.02 if n % 3 == 0 else 0)
+            order.append(n)
+
+    client.subscribe(slow)
+    # Sent back to back, they arrive in one or a few reads.
+    await asyncio.gather(
+        *(client.send_action("UserEvent", {"UserEvent": "Seq", "N": str(n)}) for n in range(40))
+    )
+    await until(lambda: len(order) == 40, 10)
+    assert order == sorted(order)
+
+
 async def test_frozen_asterisk_is_detected_within_the_ping_deadline(
     asterisk: AsteriskInstance,
 ) -> None:
