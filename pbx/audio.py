@@ -28,6 +28,7 @@ __all__ = [
     "CorruptAudio",
     "EmptyAudio",
     "FileFacts",
+    "Merged",
     "MissingAudio",
     "OutputFormat",
     "WavInfo",
@@ -94,6 +95,12 @@ class WavInfo:
     @property
     def duration_s(self) -> float:
         return self.frames / self.sample_rate
+
+
+@dataclass(frozen=True)
+class Merged:
+    duration_s: float
+    source_rate: int  # the legs' rate (the higher one), before any resampling
 
 
 @dataclass(frozen=True)
@@ -171,8 +178,8 @@ def output_sample_rate(fmt: OutputFormat, source_rate: int) -> int:
     return next((r for r in rates if r >= source_rate), rates[-1])
 
 
-def merge_legs(left: Path, right: Path, out: Path, fmt: OutputFormat, bitrate_kbps: int) -> float:
-    """Two legs → one stereo file, ``left`` on the left channel; returns its duration.
+def merge_legs(left: Path, right: Path, out: Path, fmt: OutputFormat, bitrate_kbps: int) -> Merged:
+    """Two legs → one stereo file, ``left`` on the left channel.
 
     The shorter leg is padded with silence; legs of different rates are resampled to
     the higher one. A leg that is empty is silence, but two empty legs are an error.
@@ -187,7 +194,8 @@ def merge_legs(left: Path, right: Path, out: Path, fmt: OutputFormat, bitrate_kb
     if not present:
         raise EmptyAudio("both legs are empty")
     duration = max(i.duration_s for i in present)
-    rate = output_sample_rate(fmt, max(i.sample_rate for i in present))
+    source_rate = max(i.sample_rate for i in present)
+    rate = output_sample_rate(fmt, source_rate)
     args: list[str] = []
     for leg, info in zip((left, right), infos, strict=True):
         if info is None:
@@ -209,7 +217,7 @@ def merge_legs(left: Path, right: Path, out: Path, fmt: OutputFormat, bitrate_kb
         *_ENCODER_ARGS[fmt],
         str(out),
     )  # fmt: skip
-    return duration
+    return Merged(duration, source_rate)
 
 
 def _raw_input(path: Path, info: WavInfo) -> list[str]:

@@ -170,10 +170,10 @@ async def mark_legs_removed(conn: asyncpg.Connection, recording_id: int, now: da
 
 
 async def list_lingering_legs(conn: asyncpg.Connection) -> list[Recording]:
-    """Converted or deleted recordings whose raw legs were not removed (a crash between)."""
+    """Stored recordings whose raw legs were not removed (a crash came between)."""
     rows = await conn.fetch(
         f"""SELECT {_COLUMNS} FROM recordings
-            WHERE state IN ('converted', 'deleted') AND legs_removed_at IS NULL ORDER BY id"""
+            WHERE state = 'converted' AND legs_removed_at IS NULL ORDER BY id"""
     )
     return _recordings(rows)
 

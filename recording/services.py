@@ -16,7 +16,7 @@ from typing import Literal
 
 import asyncpg
 
-from pbx.audio import AudioError, file_facts, merge_legs, read_wav_info
+from pbx.audio import AudioError, file_facts, merge_legs
 
 from . import repository
 from .config import RecordingConfig
@@ -133,13 +133,13 @@ class RecordingService:
         with tempfile.TemporaryDirectory(prefix="recording-") as tmp:
             out = Path(tmp) / f"{rec.id}.{fmt}"
             customer, agent = Path(rec.customer_leg), Path(rec.agent_leg)
-            duration = await asyncio.to_thread(
+            # Customer left, agent right: transcription reads the sides back by channel.
+            merged = await asyncio.to_thread(
                 merge_legs, customer, agent, out, fmt, self._config.bitrate_kbps
             )
-            rate = await asyncio.to_thread(_legs_sample_rate, customer, agent)
             facts = await asyncio.to_thread(file_facts, out)
             await self._store.put(key, out)
-        return Converted(key, fmt, rate, duration, facts.size, facts.sha256)
+        return Converted(key, fmt, merged.source_rate, merged.duration_s, facts.size, facts.sha256)
 
     async def _remove_legs(self, rec: Recording) -> None:
         for leg in (rec.customer_leg, rec.agent_leg):
@@ -220,16 +220,6 @@ class RecordingService:
                     removed.append(rec.id)
             if len(due) < _RETENTION_BATCH:
                 return removed
-
-
-def _legs_sample_rate(customer: Path, agent: Path) -> int:
-    rates = []
-    for leg in (customer, agent):
-        try:
-            rates.append(read_wav_info(leg).sample_rate)
-        except AudioError:
-            continue  # an empty leg; merge_legs already accepted the other one
-    return max(rates)
 
 
 def _mtimes(rec: Recording) -> list[float | None]:

@@ -13,7 +13,7 @@ from time import monotonic
 from . import worker
 from .dialogue import Utterance, Word, merge_dialogue
 
-__all__ = ["CHANNEL_OF", "ModelNotFound", "Transcriber", "WorkerCrashed"]
+__all__ = ["CHANNEL_OF", "ModelLoadFailed", "ModelNotFound", "Transcriber", "WorkerCrashed"]
 
 # Stereo recordings carry the customer on the left, the agent on the right.
 CHANNEL_OF = {"customer": 0, "agent": 1}
@@ -22,6 +22,10 @@ _READY_TIMEOUT_S = 300.0
 
 class ModelNotFound(FileNotFoundError):
     """The configured model directory does not exist."""
+
+
+class ModelLoadFailed(RuntimeError):
+    """A worker could not load the model (not a Vosk model, or out of memory)."""
 
 
 class WorkerCrashed(RuntimeError):
@@ -45,7 +49,7 @@ class Transcriber:
 
     async def start(self) -> float:
         """Start the workers and wait until each has loaded the model; returns seconds."""
-        if not (self.model_path / "conf").is_dir() and not (self.model_path / "am").is_dir():
+        if not self.model_path.is_dir():
             raise ModelNotFound(
                 f"no Vosk model at {self.model_path} (set [recording] model_path to the "
                 "directory of the model of your language)"
@@ -67,12 +71,17 @@ class Transcriber:
         loop = asyncio.get_running_loop()
         # The barrier holds each call until all workers are up, so every worker
         # process gets one: none is left to load its model during the first job.
-        await asyncio.gather(
-            *(
-                loop.run_in_executor(pool, worker.wait_ready, _READY_TIMEOUT_S)
-                for _ in range(self.workers)
+        try:
+            await asyncio.gather(
+                *(
+                    loop.run_in_executor(pool, worker.wait_ready, _READY_TIMEOUT_S)
+                    for _ in range(self.workers)
+                )
             )
-        )
+        except BrokenProcessPool:
+            # The initializer raised (or the process died) in a worker.
+            await asyncio.to_thread(pool.shutdown, wait=True, cancel_futures=True)
+            raise ModelLoadFailed(f"cannot load the Vosk model at {self.model_path}") from None
         return pool
 
     async def transcribe_leg(

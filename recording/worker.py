@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+from multiprocessing.synchronize import Barrier
 from pathlib import Path
-from threading import Barrier
 from typing import Any
 
 from pbx.audio import pcm_stream

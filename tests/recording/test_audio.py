@@ -51,8 +51,8 @@ def test_merge_puts_the_customer_left_and_the_agent_right_padded_to_the_longer_l
 ) -> None:
     customer, agent, customer_end, agent_start = legs
     out = tmp_path / f"call.{fmt}"
-    duration = merge_legs(customer, agent, out, fmt, 24)  # type: ignore[arg-type]
-    assert duration == pytest.approx(9.0)
+    merged = merge_legs(customer, agent, out, fmt, 24)  # type: ignore[arg-type]
+    assert (merged.duration_s, merged.source_rate) == (pytest.approx(9.0), 8000)
     left, right = decode(out, 0), decode(out, 1)
     assert len(left) / 8000 == pytest.approx(9.0, abs=0.15)
     # While the customer speaks, the left channel is loud and the right is not;
@@ -67,7 +67,8 @@ def test_merge_accepts_legs_of_different_rates(tmp_path: Path) -> None:
     write_leg(customer, CUSTOMER, 4.0, rate=16000)
     write_leg(agent, AGENT, 9.0, rate=8000)
     out = tmp_path / "call.ogg"
-    assert merge_legs(customer, agent, out, "ogg", 24) == pytest.approx(9.0)
+    merged = merge_legs(customer, agent, out, "ogg", 24)
+    assert (merged.duration_s, merged.source_rate) == (pytest.approx(9.0), 16000)
     left, right = decode(out, 0, 16000), decode(out, 1, 16000)
     assert rms(left, 0.6, 2.5) > 20 * max(rms(right, 0.6, 2.5), 1.0)
 
@@ -83,7 +84,7 @@ def test_a_leg_whose_header_was_never_finished_is_read_to_the_end_of_the_file(
     crashed.write_bytes(bytes(data))
     assert read_wav_info(crashed).duration_s == pytest.approx(9.0)
     out = tmp_path / "call.ogg"
-    assert merge_legs(legs[0], crashed, out, "ogg", 24) == pytest.approx(9.0)
+    assert merge_legs(legs[0], crashed, out, "ogg", 24).duration_s == pytest.approx(9.0)
 
 
 def test_one_empty_leg_is_silence_but_two_are_an_empty_recording(
@@ -91,7 +92,8 @@ def test_one_empty_leg_is_silence_but_two_are_an_empty_recording(
 ) -> None:
     silent = tmp_path / "silent.wav"
     write_wav(silent, array("h"))
-    assert merge_legs(legs[0], silent, tmp_path / "one.ogg", "ogg", 24) == pytest.approx(4.0)
+    merged = merge_legs(legs[0], silent, tmp_path / "one.ogg", "ogg", 24)
+    assert merged.duration_s == pytest.approx(4.0)
     with pytest.raises(EmptyAudio, match="both legs are empty"):
         merge_legs(silent, silent, tmp_path / "none.ogg", "ogg", 24)
 

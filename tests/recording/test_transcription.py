@@ -21,7 +21,7 @@ from recording.config import RecordingConfig
 from recording.dialogue import Utterance, dialogue_from_json, locate_phrase
 from recording.jobs import RecordingJobs
 from recording.services import Progress, TranscriptionService
-from recording.transcription import ModelNotFound, Transcriber
+from recording.transcription import ModelLoadFailed, ModelNotFound, Transcriber
 from tests.recording.conftest import T0, Call, Setup, record_call
 from tests.recording.speech import Span
 
@@ -238,3 +238,9 @@ async def transcribed(pool: asyncpg.Pool, recording_id: int) -> None:
 async def test_a_missing_model_is_reported_with_the_setting_to_change(tmp_path: Path) -> None:
     with pytest.raises(ModelNotFound, match="model_path"):
         await Transcriber(tmp_path / "no-model", 1).start()
+
+
+async def test_a_directory_that_is_not_a_model_fails_to_load_clearly(tmp_path: Path) -> None:
+    (tmp_path / "conf").mkdir()
+    with pytest.raises(ModelLoadFailed, match="cannot load the Vosk model"):
+        await Transcriber(tmp_path, 1).start()
