@@ -56,7 +56,10 @@ async def _transcribe_with(config: Config, limit: int | None) -> TranscriptionRu
         try:
             load_s = await transcriber.start()
             print(f"model loaded in {load_s:.1f} s", file=sys.stderr)
-            service = TranscriptionService(pool, store, transcriber, settings, SystemClock().now)
+            # No bus in a CLI run: the server's subscribers are not running here.
+            service = TranscriptionService(
+                pool, store, transcriber, settings, SystemClock().now, lambda _event: None
+            )
             return await transcribe_pending(service, sys.stderr, limit)
         finally:
             await transcriber.close()

