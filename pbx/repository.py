@@ -58,7 +58,7 @@ async def insert_call(
                closed_by_resync)
            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17,
                $18, $19::jsonb, $20, $21, $22)
-           ON CONFLICT (call_id) DO NOTHING
+           ON CONFLICT (call_id, started_at) DO NOTHING
            RETURNING id""",
         record.call_id,
         record.caller.number,

@@ -38,6 +38,8 @@ class CallTrackingService:
         self._clock = clock
         self.tracker = tracker or CallTracker(clock=clock)
         self._unsubscribe: list[Callable[[], None]] = []
+        # When the Asterisk we talk to started: a change means it restarted.
+        self._started: str | None = None
 
     async def start(self) -> None:
         self._unsubscribe = [
@@ -63,17 +65,22 @@ class CallTrackingService:
 
     async def resync(self) -> None:
         try:
+            status = await self._ami.send_action("CoreStatus")
             answer = await self._ami.send_action("CoreShowChannels")
         except (AmiNotConnected, TimeoutError) as exc:
             # The next login triggers another resync; nothing is lost by waiting.
             log.warning("call resync skipped: %s", exc)
             return
-        events = self.tracker.resync(answer.events, self._clock())
+        started = f"{status.get('CoreStartupDate')} {status.get('CoreStartupTime')}"
+        restarted = self._started is not None and started != self._started
+        self._started = started
+        events = self.tracker.resync(answer.events, self._clock(), asterisk_restarted=restarted)
         log.info(
-            "call resync channels=%d calls_in_progress=%d events=%d",
+            "call resync channels=%d calls_in_progress=%d events=%d asterisk_restarted=%s",
             len(answer.events),
             len(self.tracker.calls),
             len(events),
+            restarted,
         )
         for event in events:
             self._publish(event)

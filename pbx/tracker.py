@@ -191,18 +191,30 @@ class CallTracker:
             return _NO_EVENTS
         return handler(msg, self._time(msg, at)) or _NO_EVENTS
 
-    def resync(self, channels: Iterable[AmiMessage], at: datetime | None = None) -> list[CallEvent]:
+    def resync(
+        self,
+        channels: Iterable[AmiMessage],
+        at: datetime | None = None,
+        *,
+        asterisk_restarted: bool = False,
+    ) -> list[CallEvent]:
         """Reconcile with Asterisk's list of live channels (``CoreShowChannel`` events).
 
         Channels we track that Asterisk no longer has were hung up while we could not
         see it: their calls end now. Channels we do not know are calls that started
         while we were away: they are picked up, and a caller already bridged with a
         party counts as answered by it.
+
+        ``asterisk_restarted``: every channel we track is gone whatever the list says.
+        Asterisk's ids are the time in seconds and a counter that starts again at 0,
+        so a channel of the new Asterisk can carry the id of one we still track.
         """
         now = at or self._clock()
         listed = {m["Uniqueid"]: m for m in channels if "Uniqueid" in m}
         out: list[CallEvent] = []
-        for uid in [u for u in self._channels if u not in listed]:
+        stale = list(self._channels) if asterisk_restarted else []
+        stale += [u for u in self._channels if u not in listed and u not in stale]
+        for uid in stale:
             ch = self._channels[uid]
             call = self._calls.get(ch.linkedid)
             if call is not None:

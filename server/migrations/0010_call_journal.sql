@@ -3,7 +3,9 @@
 
 CREATE TABLE calls (
     id                    bigserial PRIMARY KEY,
-    call_id               text NOT NULL UNIQUE,          -- Asterisk's Linkedid
+    -- Asterisk's Linkedid: seconds and a counter that restarts with Asterisk, so it
+    -- is unique only together with the start time.
+    call_id               text NOT NULL,
     caller_number         text,
     caller_name           text,
     caller_channel        text NOT NULL,
@@ -38,7 +40,8 @@ CREATE TABLE calls (
     recording_id          bigint,
     interaction_id        bigint,
     created_at            timestamptz NOT NULL DEFAULT now(),
-    CHECK (ended_at >= started_at)
+    CHECK (ended_at >= started_at),
+    UNIQUE (call_id, started_at)
 );
 
 -- Newest first, with the id as tie-breaker: the order of the list and its cursor.

@@ -142,3 +142,20 @@ def test_a_channel_moved_to_another_linkedid_leaves_its_first_call() -> None:
     assert [type(e) for e in out] == [CallStarted, CallEnded]
     assert set(tracker.calls) == {"1.1"}
     assert "SIP/c-3" in tracker.calls["1.1"].channels
+
+
+def test_after_an_asterisk_restart_reused_ids_are_a_new_call() -> None:
+    msgs = messages("answered_caller_hangs_up")
+    cut = _until(msgs, "BridgeEnter") + 1
+    tracker = CallTracker(clock=lambda: T0)
+    for msg in msgs[:cut]:
+        tracker.feed(msg)
+    (old,) = tracker.calls.values()
+    # The restarted Asterisk happens to run channels with the very same ids.
+    later = datetime(2026, 11, 20, 9, 5, tzinfo=UTC)
+    events = tracker.resync(_snapshot(msgs, cut), later, asterisk_restarted=True)
+    ended = [e for e in events if isinstance(e, CallEnded)]
+    assert [e.record.started_at for e in ended] == [T0]
+    assert ended[0].record.closed_by_resync
+    (new,) = tracker.calls.values()
+    assert new is not old and new.call_id == old.call_id and new.started_at == later
