@@ -11,6 +11,7 @@ from pathlib import Path
 from aiohttp import web
 
 from pbx import plugin as pbx_plugin
+from recording import plugin as recording_plugin
 from server import health, pages, phones_http
 from server.auth import http as auth_http
 from server.auth.middleware import AUTH_SERVICE, auth_middleware
@@ -27,7 +28,10 @@ log = logging.getLogger(__name__)
 
 # Feature packages, each with a ``plugin.setup(app)`` that adds its routes and resources.
 # They run after the server's own resources (pool, bus, AMI) are declared.
-FEATURE_PLUGINS: tuple[Callable[[web.Application], None], ...] = (pbx_plugin.setup,)
+FEATURE_PLUGINS: tuple[Callable[[web.Application], None], ...] = (
+    pbx_plugin.setup,
+    recording_plugin.setup,
+)
 
 
 def secret_key(config: Config) -> bytes:

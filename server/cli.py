@@ -10,6 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from pbx.cli import register_cli as register_pbx_cli
+from recording.cli import register_cli as register_recordings_cli
 from server.config import Config, ConfigError, load_config
 
 DEFAULT_CONFIG_FILE = Path("switchboard.toml")
@@ -130,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     render.add_argument("--out", default="build/asterisk-etc", help="output directory")
 
     register_pbx_cli(sub, _load)
+    register_recordings_cli(sub, _load)
     return parser
 
 

@@ -24,6 +24,8 @@ from pydantic import (
     model_validator,
 )
 
+from recording.config import RecordingConfig
+
 ENV_PREFIX = "SWITCHBOARD_"
 
 
@@ -146,6 +148,7 @@ class Config(_Section):
     timers: TimersConfig = TimersConfig()
     demo: DemoConfig = DemoConfig()
     logging: LoggingConfig = LoggingConfig()
+    recording: RecordingConfig = RecordingConfig()
 
     def replace(self, **sections: dict[str, Any]) -> Config:
         """A copy with some keys of some sections changed (validated again)."""

@@ -20,6 +20,8 @@ def make_config(db_dsn: str, data_dir: Path, **sections: dict[str, Any]) -> Conf
         server={"data_dir": str(data_dir), "secret_key": "test-secret-key-" + "x" * 16},
         database={"url": db_dsn, "pool_min": 1, "pool_max": 5},
         agi={"port": 0},
+        # The Vosk workers have tests of their own; other tests need not load a model.
+        recording={"transcribe": False},
         **sections,
     )
 
