@@ -138,6 +138,7 @@ class TrackedCall:
         # Channels that transferred the call away: their hang-up ends their part only.
         self.transferers: set[str] = set()
         self.announced = False
+        self.hung_up_any = False
         self.caller_cause: tuple[int | None, str | None] | None = None
         self.first_cause: tuple[int | None, str | None] | None = None
         self.transfers: list[Transfer] = []
@@ -223,7 +224,7 @@ class CallTracker:
         new_calls: list[TrackedCall] = []
         for uid, m in listed.items():
             if uid in self._channels:
-                self._relink(self._channels[uid], m, now, out)
+                self._relink(self._channels[uid], m.get("Linkedid"), now, out)
                 self._channels[uid].bridge = m.get("BridgeId") or None
                 continue
             known_call = m.get("Linkedid") in self._calls
@@ -263,9 +264,10 @@ class CallTracker:
     def _is_local(self, ch: _Channel) -> bool:
         return ch.peer is not None
 
-    def _relink(self, ch: _Channel, msg: AmiMessage, at: datetime, out: list[CallEvent]) -> None:
+    def _relink(
+        self, ch: _Channel, linkedid: str | None, at: datetime, out: list[CallEvent]
+    ) -> None:
         """Follow a channel that Asterisk moved to another Linkedid."""
-        linkedid = msg.get("Linkedid")
         if not linkedid or linkedid == ch.linkedid:
             return
         old = self._calls.get(ch.linkedid)
@@ -279,12 +281,17 @@ class CallTracker:
         if old is not None:
             old.live.pop(ch.uniqueid, None)
             if not old.live:
-                out.extend(self._end(old, at))
+                if old.announced or old.hung_up_any:
+                    out.extend(self._end(old, at))
+                else:
+                    # Every channel went on in another call and nothing happened here
+                    # worth telling (a phone picking up a call ringing elsewhere).
+                    del self._calls[old.call_id]
 
     def _channel(self, msg: AmiMessage, at: datetime, out: list[CallEvent]) -> _Channel | None:
         ch = self._channels.get(msg.get("Uniqueid"))  # type: ignore[arg-type]
         if ch is not None and msg.get("Linkedid") != ch.linkedid:
-            self._relink(ch, msg, at, out)
+            self._relink(ch, msg.get("Linkedid"), at, out)
         return ch
 
     def _announce(self, call: TrackedCall, out: list[CallEvent]) -> None:
@@ -403,7 +410,7 @@ class CallTracker:
         if dest is None:
             return out
         if dest.linkedid != msg.get("DestLinkedid", dest.linkedid):
-            self._relink(dest, AmiMessage([("Linkedid", msg["DestLinkedid"])]), at, out)
+            self._relink(dest, msg["DestLinkedid"], at, out)
         number = msg.get("DialString") or ""
         # "1001", "1001/sip:1001@host", "1001@context": the dialled name comes first.
         dest.dialled_number = number.split("/", 1)[0].split("@", 1)[0] or None
@@ -465,16 +472,21 @@ class CallTracker:
     def _dialend(self, msg: AmiMessage, at: datetime) -> list[CallEvent] | None:
         out: list[CallEvent] = []
         dest = self._channels.get(msg.get("DestUniqueid"))  # type: ignore[arg-type]
-        if dest is None:
+        dialler = self._channels.get(msg.get("Uniqueid"))  # type: ignore[arg-type]
+        if dest is None or dialler is None:
             return out
-        call = self._calls.get(dest.linkedid)
+        call = self._calls.get(dialler.linkedid)
+        if call is None:
+            return out
         status = msg.get("DialStatus", "")
-        if call is None or msg.get("Uniqueid") is None:
-            return out
         if status != "ANSWER":
             if status:
                 call.dial_statuses.append(status)
             return out
+        if dest.linkedid != call.call_id:
+            # A pickup: the picking phone's channel answers in place of the one that
+            # rang, and joins this call (Asterisk re-links it a moment later).
+            self._relink(dest, call.call_id, at, out)
         self._answered(call, dest, at, out)
         return out
 
@@ -568,6 +580,7 @@ class CallTracker:
         if ch.uniqueid == call.caller_uid:
             call.caller_cause = (cause, cause_txt)
         call.live.pop(ch.uniqueid, None)
+        call.hung_up_any = True
         if call.live:
             return []
         return self._end(call, at)

@@ -415,3 +415,39 @@ async def test_queue_call_rings_every_agent_one_answers(call: Call) -> None:
         "transfers": [],
     }
     await call.finish("queue_call", [expected])
+
+
+async def test_pickup_by_another_phone(call: Call) -> None:
+    # The lab's modules.conf does not load pickups; Asterisk can load them at run time.
+    await call.ami.send_action(
+        "ModuleLoad", {"Module": "app_directed_pickup.so", "LoadType": "load"}
+    )
+    await call.ami.send_action(
+        "DialplanExtensionAdd",
+        {
+            "Context": "agents",
+            "Extension": "81002",
+            "Priority": "1",
+            "Application": "PickupChan",
+            "ApplicationData": "PJSIP/1002",
+            "Replace": "yes",
+        },
+    )
+    p = call.phones
+    await p["1001"].dial("1002")
+    await call.phones.wait("1002", "CALL_INCOMING")
+    await p["1003"].dial("81002")
+    await call.phones.wait("1003", "CALL_ESTABLISHED")
+    await call.phones.wait("1001", "CALL_ESTABLISHED")
+    await asyncio.sleep(1)
+    await p["1003"].hangup()
+    expected = {
+        "call_id": call.uniqueid("PJSIP/1001-"),
+        "caller": party("1001", "Agent 1001", call.phone_channel("1001")),
+        "destination": "1002",
+        "answered_by": answered("1003", call.phone_channel("1003")),
+        "disposition": "answered",
+        "hangup_by": "callee",
+        "transfers": [],
+    }
+    await call.finish("pickup", [expected], count=1)

@@ -29,6 +29,7 @@ SCENARIOS = {
     "cyrillic_robot_caller",
     "click_to_call",
     "queue_call",
+    "pickup",
 }
 
 

@@ -135,13 +135,27 @@ def test_a_channel_moved_to_another_linkedid_leaves_its_first_call() -> None:
     tracker = CallTracker(clock=lambda: T0)
     tracker.feed(ev(Event="Newchannel", Channel="SIP/a-1", Uniqueid="1.1", Linkedid="1.1"))
     tracker.feed(ev(Event="Newchannel", Channel="SIP/b-2", Uniqueid="1.2", Linkedid="1.1"))
-    tracker.feed(ev(Event="Newchannel", Channel="SIP/c-3", Uniqueid="2.3", Linkedid="2.3"))
+    # A consultation call: b2 rang c; b2 hangs up, c joins the first call.
+    tracker.feed(ev(Event="Newchannel", Channel="SIP/b-3", Uniqueid="2.3", Linkedid="2.3"))
+    tracker.feed(ev(Event="Newchannel", Channel="SIP/c-4", Uniqueid="2.4", Linkedid="2.3"))
+    tracker.feed(ev(Event="Hangup", Channel="SIP/b-3", Uniqueid="2.3", Linkedid="2.3"))
     assert set(tracker.calls) == {"1.1", "2.3"}
-    # c joins a bridge with the older call and takes its Linkedid (Asterisk re-links).
-    out = tracker.feed(ev(Event="BridgeEnter", Uniqueid="2.3", Linkedid="1.1", BridgeUniqueid="x"))
+    out = tracker.feed(ev(Event="BridgeEnter", Uniqueid="2.4", Linkedid="1.1", BridgeUniqueid="x"))
     assert [type(e) for e in out] == [CallStarted, CallEnded]
     assert set(tracker.calls) == {"1.1"}
-    assert "SIP/c-3" in tracker.calls["1.1"].channels
+    assert "SIP/c-4" in tracker.calls["1.1"].channels
+
+
+def test_a_call_whose_only_channel_moves_on_untold_is_merged_silently() -> None:
+    def ev(**fields: str) -> AmiMessage:
+        return AmiMessage.from_fields(fields)
+
+    tracker = CallTracker(clock=lambda: T0)
+    tracker.feed(ev(Event="Newchannel", Channel="SIP/a-1", Uniqueid="1.1", Linkedid="1.1"))
+    # A phone dials a pickup code: its channel answers the ringing call and joins it.
+    tracker.feed(ev(Event="Newchannel", Channel="SIP/p-2", Uniqueid="2.2", Linkedid="2.2"))
+    assert list(tracker.feed(ev(Event="BridgeEnter", Uniqueid="2.2", Linkedid="1.1"))) == []
+    assert set(tracker.calls) == {"1.1"}
 
 
 def test_after_an_asterisk_restart_reused_ids_are_a_new_call() -> None:
