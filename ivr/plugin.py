@@ -1,0 +1,105 @@
+"""Wiring of the IVR into the app: AGI scripts, bus consumers, admin API.
+
+``setup(app)`` runs after the app's own resources are declared, so its cleanup context
+starts once the pool, the bus, the AMI client and the AGI server exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+from aiohttp import web
+
+from crm_connectors.store import CustomerStore
+from routing.config import RoutingConfig
+from routing.directory import DepartmentDirectory
+from routing.events import DepartmentSettingsChanged
+from routing.outbox import EventOutbox
+from routing.overview import QueueOverview
+from routing.services import RoutingService
+from server.keys import AGI, AMI, BUS, CLOCK, CONFIG, POOL
+
+from . import http
+from .calls import CallRegistry
+from .config import IvrConfig
+from .connect import VoiceConnector
+from .flow import IvrFlow
+from .keys import IVR, Ivr
+from .notify import VoicemailMailer
+from .queue import VoiceQueue
+from .services import CallLog, MenuService, PromptService, VoicemailService
+from .sounds import AsteriskSounds
+from .stats import IvrStats
+from .timeline import IvrTimeline
+
+
+def ivr_config(app: web.Application) -> IvrConfig:
+    # Config.ivr is added by the server's configuration; the defaults serve until then.
+    return getattr(app[CONFIG], "ivr", None) or IvrConfig()
+
+
+async def _ivr(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    settings = ivr_config(app)
+    pool, bus, clock = app[POOL], app[BUS], app[CLOCK].now
+    data_dir = Path(config.server.data_dir)
+    routing_config = getattr(config, "routing", None) or RoutingConfig()
+
+    directory = DepartmentDirectory()
+    bus.subscribe(DepartmentSettingsChanged, lambda _e: directory.invalidate())
+    outbox = EventOutbox(bus.publish)
+    routing = RoutingService(outbox, directory, routing_config, config.timers, clock)
+    customers = CustomerStore(clock, settings.default_country_code)
+    queue = VoiceQueue(
+        pool, routing, QueueOverview(directory, routing_config, clock), directory, customers, clock
+    )
+
+    prompts = PromptService(pool, settings.spool_path(data_dir) / "prompts")
+    await prompts.load()
+    menus = MenuService(pool, prompts, AsteriskSounds(app[AMI]).exists)
+    voicemail = VoicemailService(
+        pool,
+        settings.spool_path(data_dir) / "voicemail",
+        settings.voicemail_path(data_dir),
+        bus.publish,
+    )
+    voicemail.prepare()
+    calls = CallRegistry()
+    call_log = CallLog(pool, bus.publish)
+    stats = IvrStats()
+    app[IVR] = Ivr(menus, prompts, voicemail, calls, stats, settings)
+
+    flow = IvrFlow(
+        menus=menus,
+        prompts=prompts,
+        queue=queue,
+        calls=calls,
+        call_log=call_log,
+        voicemail=voicemail,
+        config=settings,
+        timers=config.timers,
+        clock=clock,
+        stats=stats,
+    )
+    agi = app[AGI]
+    agi.route("ivr", flow.on_call)
+    agi.route("ivr-resume", flow.on_resume)
+    agi.route("ivr-answered", flow.on_answered)
+    VoiceConnector(
+        calls=calls,
+        queue=queue,
+        ami=app[AMI],
+        call_log=call_log,
+        config=settings,
+        timers=config.timers,
+        clock=clock,
+    ).subscribe(bus.subscribe)
+    IvrTimeline(pool, customers).subscribe(bus.subscribe)
+    VoicemailMailer(pool, settings.smtp, clock).subscribe(bus.subscribe)
+    yield
+
+
+def setup(app: web.Application) -> None:
+    app.cleanup_ctx.append(_ivr)
+    http.setup_routes(app)

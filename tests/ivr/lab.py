@@ -1,0 +1,294 @@
+"""The real voice path for the IVR tests: PostgreSQL, Asterisk 22, the server (with the
+IVR, the call tracker and a router), baresip agents 100-102 and an "external number"
+softphone, and scripted callers (Local channels) whose digits are sent when the IVR
+listens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+from aiohttp.test_utils import TestClient
+
+from asterisk_conf.instance import AsteriskInstance, allocate_port_block
+from asterisk_conf.render import SipAccount
+from ivr.config import IvrConfig
+from ivr.keys import IVR
+from routing.config import RoutingConfig
+from routing.models import AgentProfile
+from routing.runtime import RoutingRuntime
+from routing.settings import DepartmentSettings
+from server.config import Config
+from server.keys import BUS, PHONES, POOL
+from tests.app_helpers import create_user, make_config, start_client
+from tests.harness.asterisk import AmiMessage, RawAmi, installation_for_tests, settings_for_tests
+from tests.harness.softphone import Softphone
+
+AGENTS = ("100", "101", "102")
+EXTERNAL = "79990001122"
+ACCOUNTS = tuple(SipAccount(a, f"secret-{a}-x") for a in (*AGENTS, EXTERNAL))
+NUMBER = "500"
+# Timers shortened so that every scenario runs in seconds.
+TIMERS = {
+    "ring_timeout_s": 4.0,
+    "offer_timeout_s": 6.0,
+    "announce_period_s": 2.0,
+    "offer_sweep_interval_s": 0.3,
+    "wrapup_s": 1.0,
+}
+
+
+class LabConfig(Config):
+    """The server's configuration with the ``[ivr]`` section it will have."""
+
+    ivr: IvrConfig = IvrConfig()
+
+
+@dataclass
+class Lab:
+    asterisk: AsteriskInstance
+    client: TestClient
+    ami: RawAmi
+    runtime: RoutingRuntime
+    phones: dict[str, Softphone]
+    agent_ids: dict[str, int]
+    db_dsn: str
+    clock: ShiftedClock
+    departments: dict[str, int] = field(default_factory=dict)
+    _callers: list[Caller] = field(default_factory=list)
+
+    @property
+    def app(self) -> Any:
+        return self.client.app
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        return self.app[POOL]
+
+    async def department(self, name: str, agents: tuple[str, ...], **settings: Any) -> int:
+        """A department (created once per name) served by ``agents``."""
+        async with self.pool.acquire() as conn:
+            if name not in self.departments:
+                view = await self.runtime.admin.create_department(
+                    conn, name, DepartmentSettings(**settings)
+                )
+                self.departments[name] = view.department.id
+            department_id = self.departments[name]
+            for agent in agents:
+                await self.runtime.admin.set_agent_profile(
+                    conn,
+                    self.agent_ids[agent],
+                    AgentProfile(departments=frozenset({department_id})),
+                )
+        return department_id
+
+    async def set_available(self, *agents: str, available: bool = True) -> None:
+        async with self.pool.acquire() as conn:
+            for agent in agents:
+                await self.runtime.service.set_agent_status(
+                    conn, self.agent_ids[agent], "available" if available else "offline"
+                )
+
+    async def put_menus(self, document: dict[str, Any], number: str = NUMBER) -> None:
+        await self.app[IVR].menus.put(number, document)
+
+    async def call(self, caller: str = "+79160000001", number: str = NUMBER) -> Caller:
+        """A scripted caller dialling ``number``; returns once the IVR has the call."""
+        response = await self.ami.send(
+            {
+                "Action": "Originate",
+                "Channel": f"Local/{number}@ivr-in",
+                "Context": "caller-robot",
+                "Exten": "s",
+                "Priority": "1",
+                "CallerID": f"Caller <{caller}>",
+                "Variable": "ROBOT_HOLD=120",
+                "Async": "true",
+            }
+        )
+        assert response["Response"] == "Success", response
+        start = await self.ami.wait_event(
+            lambda e: (
+                e.get("Event") == "AGIExecStart"
+                and e.get("Channel", "").startswith(f"Local/{number}@ivr-in-")
+                and e.get("Channel", "").endswith(";2")
+                and not any(c.ivr_channel == e["Channel"] for c in self._callers)
+            ),
+            timeout_s=20,
+        )
+        caller_obj = Caller(self, start["Channel"], start["Linkedid"])
+        self._callers.append(caller_obj)
+        return caller_obj
+
+    def events_of(self, channel: str, event: str) -> list[AmiMessage]:
+        return [
+            e for e in self.ami.events if e.get("Event") == event and e.get("Channel") == channel
+        ]
+
+    async def journal(self, call_id: str, timeout_s: float = 20.0) -> asyncpg.Record:
+        """The call's journal row once its outcome is in."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                async with self.pool.acquire() as conn:
+                    row = await conn.fetchrow(
+                        "SELECT * FROM calls WHERE call_id = $1 AND outcome IS NOT NULL", call_id
+                    )
+                if row is not None:
+                    return row
+                await asyncio.sleep(0.1)
+
+    async def interaction(self, interaction_id: int) -> asyncpg.Record:
+        async with self.pool.acquire() as conn:
+            return await conn.fetchrow("SELECT * FROM interactions WHERE id = $1", interaction_id)
+
+    async def until(self, check: Callable[[], Any], what: str, timeout_s: float = 20.0) -> Any:
+        """Poll database state another task changes until ``check()`` is truthy."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                result = await check()
+                if result:
+                    return result
+                await asyncio.sleep(0.1)
+
+    async def settle(self) -> None:
+        """Wait until no call of the lab is live in Asterisk any more."""
+        async with asyncio.timeout(30):
+            while True:
+                response = await self.ami.send(
+                    {"Action": "Command", "Command": "core show channels count"}
+                )
+                if "0 active channels" in response.get("Output", ""):
+                    return
+                await asyncio.sleep(0.1)
+
+
+@dataclass
+class Caller:
+    lab: Lab
+    ivr_channel: str
+    call_id: str
+    _seen: int = 0
+
+    @property
+    def robot_channel(self) -> str:
+        return self.ivr_channel[: -len(";2")] + ";1"
+
+    async def listening(
+        self, command: str = "WAIT FOR DIGIT", timeout_s: float = 20.0
+    ) -> AmiMessage:
+        """The next AGI command starting with ``command`` on this call's IVR side."""
+        return await self.lab.ami.wait_event(
+            lambda e: (
+                e.get("Event") == "AGIExecStart"
+                and e.get("Channel") == self.ivr_channel
+                and e.get("Command", "").startswith(command)
+            ),
+            timeout_s=timeout_s,
+        )
+
+    async def press(self, digit: str, when: str = "WAIT FOR DIGIT") -> None:
+        """Send ``digit`` once the IVR is reading one (never after a guessed pause)."""
+        await self.listening(when)
+        response = await self.lab.ami.send(
+            {"Action": "PlayDTMF", "Channel": self.robot_channel, "Digit": digit, "Duration": "120"}
+        )
+        assert response["Response"] == "Success", response
+
+    async def hang_up(self) -> None:
+        await self.lab.ami.send({"Action": "Hangup", "Channel": self.robot_channel})
+
+
+@contextlib.asynccontextmanager
+async def running_lab(workdir: Path, db_dsn: str, **ivr: Any) -> AsyncIterator[Lab]:
+    agi_port = allocate_port_block(1)
+    data_dir = workdir / "data"
+    install = await asyncio.to_thread(installation_for_tests)
+    # The Asterisk lives in <data_dir>/asterisk, as with `switchboard up`: the IVR's
+    # spool (prompts, voicemail) is inside it, seen at the same path by both.
+    settings = settings_for_tests(install, data_dir / "asterisk", ACCOUNTS, agi_port=agi_port)
+    asterisk = AsteriskInstance(install, data_dir / "asterisk", settings)
+    await asterisk.start()
+    stack = contextlib.AsyncExitStack()
+    clock = ShiftedClock()
+    try:
+        stack.push_async_callback(asterisk.stop)
+        base = make_config(
+            db_dsn,
+            data_dir,
+            ami={
+                "port": settings.ami_port,
+                "username": settings.ami_username,
+                "secret": settings.ami_secret,
+                "ping_interval_s": 1.0,
+                "reconnect_min_s": 0.1,
+                "reconnect_max_s": 0.5,
+            },
+            timers=TIMERS,
+        ).replace(agi={"port": agi_port}, database={"pool_max": 10})
+        config = LabConfig.model_validate(
+            {
+                **base.model_dump(),
+                "ivr": {
+                    "external_dial": "PJSIP/{digits}",
+                    "forward_ring_s": 3,
+                    "voicemail_max_s": 8,
+                    "voicemail_silence_s": 2,
+                    "retry_failed_phone_s": 30,
+                    "default_country_code": "7",
+                    **ivr,
+                },
+            }
+        )
+        agent_ids = {}
+        for agent in AGENTS:
+            user = await create_user(db_dsn, f"agent{agent}", "operator")
+            agent_ids[agent] = user.id
+        client = await start_client(config, clock)
+        stack.push_async_callback(client.close)
+        app = client.app
+        for agent, user_id in agent_ids.items():
+            await app[PHONES].set_agent(user_id, agent, f"secret-{agent}-x")
+        runtime = RoutingRuntime(
+            dsn=db_dsn,
+            pool=app[POOL],
+            bus=app[BUS],
+            config=RoutingConfig(),
+            timers=config.timers,
+            clock=clock.now,
+        )
+        await runtime.start()
+        stack.push_async_callback(runtime.close)
+        ami = await RawAmi.connect(asterisk)
+        stack.push_async_callback(ami.close)
+        registrar = ("127.0.0.1", settings.sip_port)
+        phones = {
+            a.name: Softphone(workdir / f"phone-{a.name}", a.name, a.secret, registrar)
+            for a in ACCOUNTS
+        }
+        for phone in phones.values():
+            stack.push_async_callback(phone.stop)
+        await asyncio.gather(*(p.start() for p in phones.values()))
+        yield Lab(asterisk, client, ami, runtime, phones, agent_ids, db_dsn, clock)
+    finally:
+        await stack.aclose()
+
+
+class ShiftedClock:
+    """Real time moved to another moment: time passes (offers expire, waits grow), and a
+    test decides whether it is a working day, an evening or a holiday."""
+
+    def __init__(self) -> None:
+        self._offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+    def jump_to(self, moment: datetime) -> None:
+        self._offset = moment - datetime.now(UTC)
