@@ -418,10 +418,6 @@ async def test_queue_call_rings_every_agent_one_answers(call: Call) -> None:
 
 
 async def test_pickup_by_another_phone(call: Call) -> None:
-    # The lab's modules.conf does not load pickups; Asterisk can load them at run time.
-    await call.ami.send_action(
-        "ModuleLoad", {"Module": "app_directed_pickup.so", "LoadType": "load"}
-    )
     await call.ami.send_action(
         "DialplanExtensionAdd",
         {
