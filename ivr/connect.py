@@ -63,7 +63,7 @@ class VoiceConnector:
             # Not ours, or already ringing (a ring group's offers come one event each
             # and were all rung with the first).
             return
-        targets = await self._queue.ring_targets(event.interaction_id)
+        targets, deadline = await self._queue.ring_targets(event.interaction_id)
         now = time.monotonic()
         retry_s = self._config.retry_failed_phone_s
         targets = [
@@ -73,7 +73,11 @@ class VoiceConnector:
             # Phones that just failed at once: their offers are left to time out
             # (a missed offer for routing) instead of ringing them in a loop.
             return
-        left_s = min(t.expires_at for t in targets).timestamp() - self._clock().timestamp()
+        # Ringing ends before the offer expires, and by the end of the caller's max wait:
+        # an offer left to time out past it lets routing's sweep carry out the overflow
+        # (the router would offer a declined call again before the sweep saw it).
+        ends = [t.expires_at for t in targets] + ([deadline] if deadline is not None else [])
+        left_s = min(ends).timestamp() - self._clock().timestamp()
         ring_s = int(min(self._timers.ring_timeout_s, left_s - self._config.offer_margin_s))
         if ring_s < 1 or call.phase != "waiting" or call.redirecting:
             return

@@ -157,17 +157,20 @@ class VoiceQueue:
             )
         return interaction
 
-    async def ring_targets(self, interaction_id: int) -> list[RingTarget]:
-        """The open offers of an interaction, with the phones to ring."""
+    async def ring_targets(self, interaction_id: int) -> tuple[list[RingTarget], datetime | None]:
+        """The open offers of an interaction, with the phones to ring, and when its wait
+        in the queue ends (the department's max wait)."""
         async with self._pool.acquire() as conn:
             offers = await routing_repository.open_offers_of_interaction(conn, interaction_id)
             offered = [o for o in offers if o["state"] == "offered"]
             endpoints = await repository.endpoints_of(conn, [o["agent_id"] for o in offered])
-        return [
+            interaction = await routing_repository.get_interaction(conn, interaction_id)
+        targets = [
             RingTarget(o["id"], o["agent_id"], endpoints[o["agent_id"]], o["expires_at"])
             for o in offered
             if o["agent_id"] in endpoints
         ]
+        return targets, interaction["wait_deadline"] if interaction is not None else None
 
     async def agent_of_endpoint(self, endpoint: str) -> int | None:
         async with self._pool.acquire() as conn:

@@ -99,8 +99,11 @@ class Lab:
     async def put_menus(self, document: dict[str, Any], number: str = NUMBER) -> None:
         await self.app[IVR].menus.put(number, document)
 
-    async def call(self, caller: str = "+79160000001", number: str = NUMBER) -> Caller:
-        """A scripted caller dialling ``number``; returns once the IVR has the call."""
+    async def call(
+        self, caller: str = "+79160000001", number: str = NUMBER, *, talk: bool = False
+    ) -> Caller:
+        """A scripted caller dialling ``number``; returns once the IVR has the call.
+        ``talk``: the caller sends sound all along (music), as when leaving a message."""
         response = await self.ami.send(
             {
                 "Action": "Originate",
@@ -109,7 +112,7 @@ class Lab:
                 "Exten": "s",
                 "Priority": "1",
                 "CallerID": f"Caller <{caller}>",
-                "Variable": "ROBOT_HOLD=120",
+                "Variable": "ROBOT_HOLD=120" + (",ROBOT_TALK=default" if talk else ""),
                 "Async": "true",
             }
         )
@@ -200,6 +203,21 @@ class Caller:
             {"Action": "PlayDTMF", "Channel": self.robot_channel, "Digit": digit, "Duration": "120"}
         )
         assert response["Response"] == "Success", response
+
+    async def leave_message(self, seconds: float = 1.0) -> None:
+        """Once recording has started, talk until the message holds ``seconds`` of
+        sound, then hang up (as most callers end a message)."""
+        await self.listening("RECORD FILE")
+        spool = self.lab.asterisk.spool_dir / "ivr" / "voicemail"
+        wanted = 44 + int(seconds * 8000 * 2)
+
+        async def long_enough() -> bool:
+            files = await asyncio.to_thread(lambda: list(spool.glob("*.wav")))
+            sizes = await asyncio.to_thread(lambda: [f.stat().st_size for f in files])
+            return any(size >= wanted for size in sizes)
+
+        await self.lab.until(long_enough, "a recorded message")
+        await self.hang_up()
 
     async def hang_up(self) -> None:
         await self.lab.ami.send({"Action": "Hangup", "Channel": self.robot_channel})
