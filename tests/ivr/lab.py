@@ -32,6 +32,8 @@ from tests.harness.asterisk import AmiMessage, RawAmi, installation_for_tests, s
 from tests.harness.softphone import Softphone
 
 AGENTS = ("100", "101", "102")
+# Agents whose phone is not registered anywhere.
+PHONELESS = ("103", "104")
 EXTERNAL = "79990001122"
 ACCOUNTS = tuple(SipAccount(a, f"secret-{a}-x") for a in (*AGENTS, EXTERNAL))
 NUMBER = "500"
@@ -265,7 +267,7 @@ async def running_lab(workdir: Path, db_dsn: str, **ivr: Any) -> AsyncIterator[L
             }
         )
         agent_ids = {}
-        for agent in AGENTS:
+        for agent in AGENTS + PHONELESS:
             user = await create_user(db_dsn, f"agent{agent}", "operator")
             agent_ids[agent] = user.id
         client = await start_client(config, clock)

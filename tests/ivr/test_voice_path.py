@@ -3,13 +3,20 @@ announcements, ringing agents, overflow, callback, abandon, voicemail, after hou
 
 from __future__ import annotations
 
+import asyncio
+import email
 from collections.abc import AsyncIterator
 from datetime import datetime
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from aiosmtpd.controller import Controller
+from aiosmtpd.smtp import Envelope
 
-from tests.ivr.lab import Lab, running_lab
+from asterisk_conf.instance import allocate_port_block
+from server.keys import AGI
+from tests.ivr.lab import AGENTS, EXTERNAL, NUMBER, PHONELESS, Lab, running_lab
 
 pytestmark = pytest.mark.asterisk
 MSK = ZoneInfo("Europe/Moscow")
@@ -23,8 +30,28 @@ WEEKDAYS_9_TO_18 = {
 
 
 @pytest.fixture(scope="module")
-async def lab(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Lab]:
-    async with running_lab(tmp_path_factory.mktemp("ivr"), db_dsn) as lab:
+async def smtp() -> AsyncIterator[tuple[int, list[Envelope]]]:
+    """A real SMTP server on loopback: its port, and the mail it received."""
+    received: list[Envelope] = []
+
+    class Handler:
+        async def handle_DATA(self, server: object, session: object, envelope: Envelope) -> str:
+            received.append(envelope)
+            return "250 OK"
+
+    port = allocate_port_block(1)
+    controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+    await asyncio.to_thread(controller.start)
+    yield port, received
+    await asyncio.to_thread(controller.stop)
+
+
+@pytest.fixture(scope="module")
+async def lab(
+    db_dsn: str, tmp_path_factory: pytest.TempPathFactory, smtp: tuple[int, list[Envelope]]
+) -> AsyncIterator[Lab]:
+    mail = {"host": "127.0.0.1", "port": smtp[0], "sender": "ivr@example.org"}
+    async with running_lab(tmp_path_factory.mktemp("ivr"), db_dsn, smtp=mail) as lab:
         yield lab
 
 
@@ -166,4 +193,185 @@ async def test_two_callers_waiting_at_once_hear_positions_1_and_2(lab: Lab) -> N
     await second.hang_up()
     for caller in (first, second):
         assert (await lab.journal(caller.call_id))["outcome"] == "abandoned_in_queue"
+    await lab.settle()
+
+
+async def test_after_hours_the_caller_hears_the_greeting_and_leaves_a_voicemail(
+    lab: Lab, smtp: tuple[int, list[Envelope]]
+) -> None:
+    mailbox = smtp[1]
+    lab.clock.jump_to(TUESDAY_NOON.replace(hour=20))
+    support = await lab.department("support", ())
+    document = menus(support)
+    document["after_hours"] = {
+        "greeting": "sound:please-try-call-later",
+        "action": {"type": "voicemail", "department_id": support},
+    }
+    document["mailboxes"] = {str(support): ["support@example.org"]}
+    await lab.put_menus(document)
+    caller = await lab.call("+79160000004", talk=True)
+    await caller.listening("STREAM FILE please-try-call-later")
+    await caller.leave_message()
+    row = await lab.journal(caller.call_id)
+    assert row["outcome"] == "voicemail"
+    assert row["ivr_path"][:2] == ["after_hours", "voicemail"]
+    async with lab.pool.acquire() as conn:
+        voicemail = await conn.fetchrow(
+            "SELECT * FROM voicemails WHERE call_id = $1", caller.call_id
+        )
+        assert voicemail is not None and voicemail["duration_s"] >= 1.0
+        assert Path(voicemail["path"]).is_file()
+        customer = voicemail["customer_id"]
+        kinds = await conn.fetch(
+            "SELECT kind FROM timeline_entries WHERE customer_id = $1 AND source = 'ivr'",
+            customer,
+        )
+    assert sorted(k["kind"] for k in kinds) == ["call", "voicemail"]
+    await lab.until(lambda: _mail_for(mailbox, "support@example.org"), "the notification")
+    mail = email.message_from_bytes((await _mail_for(mailbox, "support@example.org"))[0].content)
+    assert "+79160000004" in mail["Subject"]
+    assert any(p.get_content_type() == "audio/wav" for p in mail.walk())
+    await lab.settle()
+
+
+async def _mail_for(mailbox: list[Envelope], address: str) -> list[Envelope]:
+    return [e for e in mailbox if address in e.rcpt_tos]
+
+
+async def test_on_a_public_holiday_the_center_is_closed(lab: Lab) -> None:
+    # 4 November 2026, Unity Day, is a Wednesday: noon would be open on any other one.
+    lab.clock.jump_to(datetime(2026, 11, 4, 12, 0, tzinfo=MSK))
+    support = await lab.department("support", ("100",))
+    await lab.set_available("100")
+    document = menus(support)
+    document["after_hours"] = {"greeting": "sound:please-try-call-later"}
+    await lab.put_menus(document)
+    caller = await lab.call()
+    row = await lab.journal(caller.call_id)
+    assert row["outcome"] == "after_hours"
+    assert row["ivr_path"] == ["after_hours"]
+    assert lab.events_of(caller.ivr_channel, "DialBegin") == []
+    await lab.set_available("100", available=False)
+    await lab.settle()
+
+
+# The example of the issue, timeouts shortened: Mon-Fri 09:00-18:00 Moscow time; in hours
+# ring 100-102 at once (a ring group) "for 20 s" (here: the department's max wait of 5 s);
+# nobody answers or nobody is registered: forward to the external number; no answer
+# there: voicemail; after hours: the after-hours greeting, then the external number.
+def front_desk(department_id: int) -> dict[str, object]:
+    forward = {"type": "forward", "number": "+" + EXTERNAL, "no_answer": "voicemail"}
+    return {
+        "schedule": WEEKDAYS_9_TO_18,
+        "greeting": "sound:beep",
+        "after_hours": {"greeting": "sound:please-try-call-later", "action": forward},
+        "menus": {
+            "main": {
+                "prompt": (),
+                "timeout_s": 0.5,
+                "repeats": 0,
+                "default": {"type": "department", "department_id": department_id},
+            }
+        },
+    }
+
+
+FRONT_DESK = {"mode": "ring_group", "max_wait_s": 5, "overflow_target": "forward:+" + EXTERNAL}
+
+
+async def test_example_in_hours_nobody_answers_the_ring_group_so_the_external_number_takes_it(
+    lab: Lab,
+) -> None:
+    lab.clock.jump_to(TUESDAY_NOON)
+    front = await lab.department("front", AGENTS, **FRONT_DESK)
+    await lab.set_available(*AGENTS)
+    await lab.put_menus(front_desk(front))
+    caller = await lab.call()
+    rung = set()
+    while len(rung) < 3:
+        begin = await lab.ami.wait_event(
+            lambda e: e.get("Event") == "DialBegin" and e.get("Channel") == caller.ivr_channel,
+            timeout_s=20,
+        )
+        rung.add(begin["DestChannel"].split("/")[1].split("-")[0])
+    assert rung == set(AGENTS)
+    external = lab.phones[EXTERNAL]
+    await external.wait_for("CALL_INCOMING", timeout_s=30)
+    await external.accept()
+    await external.wait_for("CALL_ESTABLISHED")
+    await external.hangup()
+    row = await lab.journal(caller.call_id)
+    assert row["outcome"] == "forwarded"
+    assert f"overflow:forward:+{EXTERNAL}" in row["ivr_path"]
+    await lab.set_available(*AGENTS, available=False)
+    await lab.settle()
+
+
+async def test_example_nobody_registered_and_no_answer_outside_ends_in_voicemail(
+    lab: Lab,
+) -> None:
+    lab.clock.jump_to(TUESDAY_NOON)
+    phoneless = await lab.department("front-phoneless", PHONELESS, **FRONT_DESK)
+    await lab.set_available(*PHONELESS)
+    await lab.put_menus(front_desk(phoneless))
+    caller = await lab.call(talk=True)
+    await lab.phones[EXTERNAL].wait_for("CALL_INCOMING", timeout_s=30)
+    await caller.leave_message()
+    row = await lab.journal(caller.call_id)
+    assert row["outcome"] == "voicemail"
+    assert row["ivr_path"][-2:] == [f"forward:+{EXTERNAL}", "voicemail"]
+    await lab.set_available(*PHONELESS, available=False)
+    await lab.settle()
+
+
+async def test_example_after_hours_the_greeting_then_the_external_number(lab: Lab) -> None:
+    lab.clock.jump_to(TUESDAY_NOON.replace(hour=19))
+    front = await lab.department("front", AGENTS, **FRONT_DESK)
+    await lab.put_menus(front_desk(front))
+    caller = await lab.call()
+    await caller.listening("STREAM FILE please-try-call-later")
+    external = lab.phones[EXTERNAL]
+    await external.wait_for("CALL_INCOMING", timeout_s=30)
+    await external.accept()
+    await external.wait_for("CALL_ESTABLISHED")
+    await external.hangup()
+    row = await lab.journal(caller.call_id)
+    assert row["outcome"] == "forwarded"
+    assert row["ivr_path"] == ["after_hours", f"forward:+{EXTERNAL}"]
+    await lab.settle()
+
+
+async def test_with_the_agi_server_down_the_fallback_queue_rings_the_softphones(lab: Lab) -> None:
+    agi = lab.app[AGI]
+    await agi.close()
+    phone = lab.phones["101"]
+    before = {id(e) for e in phone.events}
+    try:
+        response = await lab.ami.send(
+            {
+                "Action": "Originate",
+                "Channel": f"Local/{NUMBER}@ivr-in",
+                "Context": "caller-robot",
+                "Exten": "s",
+                "Priority": "1",
+                "Variable": "ROBOT_HOLD=60",
+                "Async": "true",
+            }
+        )
+        assert response["Response"] == "Success"
+        await lab.ami.wait_event(
+            lambda e: (
+                e.get("Event") == "QueueCallerJoin"
+                and e.get("Channel", "").startswith(f"Local/{NUMBER}@ivr-in-")
+            ),
+            timeout_s=20,
+        )
+        await phone.wait_for(
+            lambda e: e.type == "CALL_INCOMING" and id(e) not in before, timeout_s=20
+        )
+        await phone.accept()
+        await phone.wait_for(lambda e: e.type == "CALL_ESTABLISHED" and id(e) not in before)
+        await phone.hangup()
+    finally:
+        await agi.start()
     await lab.settle()
