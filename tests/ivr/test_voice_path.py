@@ -16,6 +16,7 @@ from aiosmtpd.smtp import Envelope
 
 from asterisk_conf.instance import allocate_port_block
 from server.keys import AGI
+from tests.app_helpers import create_user, login
 from tests.ivr.lab import AGENTS, EXTERNAL, NUMBER, PHONELESS, Lab, running_lab
 
 pytestmark = pytest.mark.asterisk
@@ -374,4 +375,63 @@ async def test_with_the_agi_server_down_the_fallback_queue_rings_the_softphones(
         await phone.hangup()
     finally:
         await agi.start()
+    await lab.settle()
+
+
+async def test_menus_and_prompts_are_edited_at_run_time_and_checked_when_saved(
+    lab: Lab, tmp_path: Path
+) -> None:
+    await create_user(lab.db_dsn, "ivr-admin", "admin")
+    csrf = await login(lab.client, "ivr-admin")
+    headers = {"X-CSRF-Token": csrf}
+    support = await lab.department("support", ())
+    mp3 = tmp_path / "welcome.mp3"
+    speech = await asyncio.create_subprocess_exec(
+        "ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi",
+        "-i", "sine=frequency=440:duration=1", "-ar", "44100", str(mp3),
+    )  # fmt: skip
+    assert await speech.wait() == 0
+    uploaded = await lab.client.put(
+        "/api/v1/ivr/prompts/welcome", data=mp3.read_bytes(), headers=headers
+    )
+    assert uploaded.status == 200, await uploaded.text()
+    assert (await uploaded.json())["ref"] == "prompt:welcome"
+    bad = await lab.client.put(
+        "/api/v1/ivr/prompts/noise", data=b"not audio at all", headers=headers
+    )
+    assert bad.status == 422
+
+    document = menus(support)
+    document["greeting"] = "prompt:welcome"
+    document["schedule"] = None
+    main = document["menus"]["main"]  # type: ignore[index]
+    main["options"].update(  # type: ignore[index]
+        {str(d): {"type": "info", "prompt": "sound:beep"} for d in range(2, 7)}
+    )
+    saved = await lab.client.put(f"/api/v1/ivr/menus/{NUMBER}", json=document, headers=headers)
+    assert saved.status == 200, await saved.text()
+    body = await saved.json()
+    assert body["warnings"] == ["menu 'main' has 6 options; callers remember at most 5"]
+
+    for wrong, complaint in (
+        ("prompt:nowhere", "no such prompt: prompt:nowhere"),
+        ("sound:no-such-sound-file", "no such prompt: sound:no-such-sound-file"),
+    ):
+        refused = await lab.client.put(
+            f"/api/v1/ivr/menus/{NUMBER}", json={**document, "greeting": wrong}, headers=headers
+        )
+        assert refused.status == 422
+        assert complaint in str(await refused.json())
+    unknown = {**document, "mailboxes": {"999": ["a@example.org"]}}
+    refused = await lab.client.put(f"/api/v1/ivr/menus/{NUMBER}", json=unknown, headers=headers)
+    assert "no department 999" in str(await refused.json())
+    in_use = await lab.client.delete("/api/v1/ivr/prompts/welcome", headers=headers)
+    assert in_use.status == 409
+
+    # The next call plays the uploaded prompt: no Asterisk reload.
+    caller = await lab.call()
+    played = await caller.listening("STREAM FILE")
+    assert "/prompts/welcome-" in played["Command"]
+    await caller.hang_up()
+    assert (await lab.journal(caller.call_id))["outcome"] == "abandoned_in_ivr"
     await lab.settle()
