@@ -243,6 +243,9 @@ class IvrFlow:
         call.department_id = action.department_id
         self._calls.queued(call, interaction.id, interaction.enqueued_at)
         self._stats.answer_to_queue_ms.add((time.perf_counter() - chosen_at) * 1000)
+        # The dialplan's fallback tells which interaction a caller had when the server
+        # is lost mid-wait.
+        await dialog.set_var("IVR_INTERACTION", str(interaction.id))
         log.info(
             "call queued call_id=%s interaction_id=%s department_id=%s",
             call.call_id,

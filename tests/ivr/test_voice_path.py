@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import email
 from collections.abc import AsyncIterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -381,6 +381,8 @@ async def test_with_the_agi_server_down_the_fallback_queue_rings_the_softphones(
 async def test_menus_and_prompts_are_edited_at_run_time_and_checked_when_saved(
     lab: Lab, tmp_path: Path
 ) -> None:
+    # The session cookie's expiry comes from the server's clock: real time here.
+    lab.clock.jump_to(datetime.now(UTC))
     await create_user(lab.db_dsn, "ivr-admin", "admin")
     csrf = await login(lab.client, "ivr-admin")
     headers = {"X-CSRF-Token": csrf}
