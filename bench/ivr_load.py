@@ -171,12 +171,8 @@ def menus(department_id: int) -> dict[str, Any]:
     }
 
 
-def percentile(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, -(-len(ordered) * p // 100))
-    return round(ordered[int(rank) - 1], 2)
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
 
 
 async def until(check: Callable[[], Any], timeout_s: float) -> bool:
@@ -222,8 +218,14 @@ async def run_round(
 
     queued = await until(all_queued, QUEUE_TIMEOUT_S)
     in_ivr = len(ivr.calls)
-    rtt = ivr.stats.agi_rtt_ms.values()
-    to_queue = ivr.stats.answer_to_queue_ms.values()
+    rtt, to_queue = ivr.stats.agi_rtt_ms, ivr.stats.answer_to_queue_ms
+    measured = {
+        "agi_commands_timed": len(rtt),
+        "agi_rtt_p50_ms": _ms(rtt.percentile(50)),
+        "agi_rtt_p99_ms": _ms(rtt.percentile(99)),
+        "answer_to_queue_p50_ms": _ms(to_queue.percentile(50)),
+        "answer_to_queue_p99_ms": _ms(to_queue.percentile(99)),
+    }
     # Everyone hangs up.
     await driver.send(
         {"Action": "Hangup", "Channel": f"/^Local\\/{NUMBER}@ivr-in-.*;1$/", "Cause": "16"}
@@ -240,24 +242,24 @@ async def run_round(
 
     await until(cleared, CLEAR_TIMEOUT_S)
     async with pool.acquire() as conn:
-        good = await conn.fetchval(
-            "SELECT count(*) FROM ivr_calls WHERE caller_number LIKE $1 || '%' "
-            "AND outcome = 'abandoned_in_queue'",
+        rows = await conn.fetch(
+            "SELECT coalesce(outcome, 'open') AS outcome, count(*) AS n FROM ivr_calls "
+            "WHERE caller_number LIKE $1 || '%' GROUP BY 1",
             current.prefix,
         )
+    outcomes = {r["outcome"]: r["n"] for r in rows}
     driver.round = None
-    failed = size - good
+    failed = size - outcomes.get("abandoned_in_queue", 0)
     return {
         "size": size,
         "queued_in_time": queued,
         "in_ivr_at_once": in_ivr,
         "refused_originates": current.refused,
         "digits_sent": current.digits,
-        "agi_commands_timed": len(rtt),
-        "agi_rtt_p50_ms": percentile(rtt, 50),
-        "agi_rtt_p99_ms": percentile(rtt, 99),
-        "answer_to_queue_p50_ms": percentile(to_queue, 50),
-        "answer_to_queue_p99_ms": percentile(to_queue, 99),
+        **measured,
+        # Every call should be abandoned_in_queue; the others (and those the IVR never
+        # saw) are the failed ones.
+        "outcomes": outcomes,
         "failed_calls": failed,
     }
 

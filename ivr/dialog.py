@@ -54,10 +54,6 @@ class Dialog:
         result = await self.command(f"GET VARIABLE {name}")
         return result.data if result.result == "1" else None
 
-    async def channel_status(self) -> int:
-        result = await self.command("CHANNEL STATUS")
-        return int(result.result or -1)
-
     async def play(self, prompts: Iterable[str], escape: str = "") -> str:
         """Play prompts in turn; a digit in ``escape`` stops them and is returned."""
         for prompt in prompts:
@@ -95,6 +91,3 @@ class Dialog:
             f"RECORD FILE {path_without_ext} wav # {int(max_s * 1000)} BEEP s={silence_s}",
             timeout=max_s + 30,
         )
-
-    async def hangup(self) -> None:
-        await self.command("HANGUP")

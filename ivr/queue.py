@@ -85,9 +85,9 @@ class VoiceQueue:
             external_refs={"call_id": call_id},
         )
         async with self._pool.acquire() as conn:
-            interaction = await self._routing.enqueue(conn, new)
-            await repository.set_interaction(conn, call_id, interaction.id)
-            return interaction
+            # Nothing is awaited after the commit: the caller is registered as waiting
+            # before the router's offer (handled by another task) can look for it.
+            return await self._routing.enqueue(conn, new)
 
     async def enqueue_callback(
         self, customer_id: int, department_id: int, call_id: str, phone: str
@@ -99,9 +99,7 @@ class VoiceQueue:
             external_refs={"call_id": call_id, "phone": phone},
         )
         async with self._pool.acquire() as conn:
-            interaction = await self._routing.enqueue(conn, new)
-            await repository.set_interaction(conn, call_id, interaction.id)
-            return interaction
+            return await self._routing.enqueue(conn, new)
 
     async def position(self, interaction_id: int) -> QueuePosition:
         async with self._pool.acquire() as conn:

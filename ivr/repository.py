@@ -99,14 +99,6 @@ async def start_call(
     )
 
 
-async def set_interaction(conn: asyncpg.Connection, call_id: str, interaction_id: int) -> None:
-    await conn.execute(
-        "UPDATE ivr_calls SET interaction_id = $2, updated_at = now() WHERE call_id = $1",
-        call_id,
-        interaction_id,
-    )
-
-
 async def finish_call(
     conn: asyncpg.Connection,
     call_id: str,
@@ -136,10 +128,6 @@ async def finish_call(
            FROM ivr_calls i WHERE i.call_id = $1 AND c.call_id = $1""",
         call_id,
     )
-
-
-async def get_call(conn: asyncpg.Connection, call_id: str) -> asyncpg.Record | None:
-    return await conn.fetchrow("SELECT * FROM ivr_calls WHERE call_id = $1", call_id)
 
 
 # --- voicemail -------------------------------------------------------------------------

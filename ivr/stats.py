@@ -18,9 +18,6 @@ class Samples:
     def clear(self) -> None:
         self._values.clear()
 
-    def values(self) -> list[float]:
-        return list(self._values)
-
     def __len__(self) -> int:
         return len(self._values)
 
