@@ -1,0 +1,190 @@
+"""One assignment batch: the transaction that turns waiting interactions into offers.
+
+Safety comes from row locks, checked by the statement that writes the offers
+(repository.assign): an interaction is taken with ``FOR NO KEY UPDATE SKIP LOCKED`` and
+only while still waiting and unchanged; an agent is locked, in ``user_id`` order, and
+charged only while available and with room. Nothing else is trusted, so two batches
+running side by side could never offer one interaction twice or overfill an agent.
+
+Batches of all processes also take turns on one transaction-level advisory lock. That is
+not for safety but for the queue order and for efficiency: a batch sees every commit that
+happened before it started, so two routers do not pick the same best agents for
+different interactions (one of them would lose the row and retry), a higher-ranked
+interaction is never overtaken by a lower one routed in parallel elsewhere, and no
+wake-up is lost — an event committed before a batch starts is seen by it, one committed
+later wakes another batch.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import asyncpg
+
+from server.config import TimersConfig
+
+from . import repository
+from .config import RoutingConfig
+from .directory import AgentProfiles, DepartmentDirectory
+from .events import OfferAccepted, OfferMade
+from .matching import Assignment, Matcher, WaitingInteraction, reachable
+from .settings import DepartmentSettings
+
+# An arbitrary constant: the advisory lock assignment batches take turns on.
+ROUTER_LOCK = 7_264_113_021
+_BEGIN = f"BEGIN; SELECT pg_advisory_xact_lock({ROUTER_LOCK})"
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    events: list[object] = field(default_factory=list)
+    offers: int = 0
+    # Run another batch at once: the batch was full, or some of its offers lost a race.
+    again: bool = False
+
+
+def _waiting(row: asyncpg.Record) -> WaitingInteraction:
+    skills = row["skills"]
+    return WaitingInteraction(
+        interaction_id=row["id"],
+        department_id=row["department_id"],
+        channel=row["channel"],
+        rank_at=row["rank_at"],
+        skills={} if skills == "{}" else json.loads(skills),
+        preferred_agent_id=row["preferred_agent_id"],
+        sticky_until=row["sticky_until"],
+        declined_by=frozenset(row["declined_by"]),
+        version=row["version"],
+    )
+
+
+class Assigner:
+    def __init__(
+        self,
+        directory: DepartmentDirectory,
+        config: RoutingConfig,
+        timers: TimersConfig,
+        clock: Callable[[], datetime],
+        rng: random.Random | None = None,
+    ) -> None:
+        self._directory = directory
+        self._profiles = AgentProfiles()
+        self._config = config
+        self._timers = timers
+        self._clock = clock
+        self._rng = rng or random.Random()
+
+    async def run(self, conn: asyncpg.Connection) -> BatchResult:
+        """One batch in its own transaction; the caller publishes the events."""
+        await conn.execute(_BEGIN)
+        try:
+            result = await self._assign(conn, self._clock())
+            await conn.execute("COMMIT")
+        except BaseException:
+            if conn.is_in_transaction() and not conn.is_closed():
+                await conn.execute("ROLLBACK")
+            raise
+        return result
+
+    async def _assign(self, conn: asyncpg.Connection, now: datetime) -> BatchResult:
+        rows = await repository.free_agents(conn)
+        if not rows:
+            return BatchResult()
+        departments = await self._directory.all(conn)
+        settings = {d.id: d.settings for d in departments.values()}
+        agents = await self._profiles.free_agents(conn, rows)
+        department_ids, channels = reachable(agents, settings)
+        if not department_ids:
+            return BatchResult()
+        matcher = Matcher(agents, settings, now, self._rng)
+        assignments: list[Assignment] = []
+        waiting_by_id: dict[int, WaitingInteraction] = {}
+        after: tuple[datetime, int] | None = None
+        scanned = 0
+        while True:
+            page = await repository.waiting_page(
+                conn, sorted(department_ids), sorted(channels), after, self._config.page_size
+            )
+            waiting = [_waiting(r) for r in page]
+            waiting_by_id.update((w.interaction_id, w) for w in waiting)
+            assignments += matcher.match(waiting)
+            scanned += len(page)
+            if (
+                len(page) < self._config.page_size
+                or len(assignments) >= self._config.batch_size
+                or scanned >= self._config.scan_limit
+                or matcher.exhausted
+            ):
+                break
+            after = (page[-1]["rank_at"], page[-1]["id"])
+        if not assignments:
+            return BatchResult()
+        events = await self._write(conn, assignments, waiting_by_id, settings, now)
+        offers = sum(isinstance(e, OfferMade) for e in events)
+        return BatchResult(
+            events=events,
+            offers=offers,
+            again=len(assignments) >= self._config.batch_size or offers < len(assignments),
+        )
+
+    async def _write(
+        self,
+        conn: asyncpg.Connection,
+        assignments: list[Assignment],
+        waiting: Mapping[int, WaitingInteraction],
+        settings: Mapping[int, DepartmentSettings],
+        now: datetime,
+    ) -> list[object]:
+        expires_at = []
+        automatic = []
+        for a in assignments:
+            item = waiting[a.interaction_id]
+            department = settings[item.department_id]
+            timeout = department.offer_timeout(item.channel, self._timers.offer_timeout_s)
+            expires_at.append(now + timedelta(seconds=timeout))
+            automatic.append(item.channel in department.auto_accept)
+        rows = await repository.assign(
+            conn,
+            [a.interaction_id for a in assignments],
+            [a.agent_id for a in assignments],
+            [a.cost for a in assignments],
+            [a.version for a in assignments],
+            [a.mode for a in assignments],
+            expires_at,
+            automatic,
+            now,
+        )
+        events: list[object] = []
+        for r in rows:
+            refs = tuple(sorted(repository.mapping_from_json(r["external_refs"]).items()))
+            events.append(
+                OfferMade(
+                    offer_id=r["id"],
+                    interaction_id=r["interaction_id"],
+                    agent_id=r["agent_id"],
+                    channel=r["channel"],
+                    customer_id=r["customer_id"],
+                    department_id=r["department_id"],
+                    mode=r["mode"],
+                    expires_at=r["expires_at"],
+                    at=now,
+                    external_refs=refs,
+                )
+            )
+            if r["state"] == "accepted":
+                events.append(
+                    OfferAccepted(
+                        offer_id=r["id"],
+                        interaction_id=r["interaction_id"],
+                        agent_id=r["agent_id"],
+                        channel=r["channel"],
+                        customer_id=r["customer_id"],
+                        at=now,
+                        automatic=True,
+                    )
+                )
+        return events

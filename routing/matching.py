@@ -1,0 +1,344 @@
+"""Matching: which waiting interaction goes to which agent with room. Pure, no I/O.
+
+Interactions are taken in queue order (rank time, see routing.priority); each goes to the
+agent its department's strategy prefers among those eligible — a member of the
+department, with every required skill at the level asked, with room for its cost, and,
+while the interaction is sticky, only its preferred agent. So an agent who serves
+several departments gets the highest-ranked eligible interaction across all of them,
+and an interaction gets the agent its strategy picks. Agents who declined or missed an
+interaction are asked again only when nobody else can take it.
+
+Within one batch room only shrinks, so an interaction that found no agent tells that
+every later one with the same department, channel and skills will not find one either.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from .capacity import cost_of, room
+from .models import CHANNELS, Channel, Mode
+from .settings import DepartmentSettings
+
+
+@dataclass(frozen=True, slots=True)
+class FreeAgent:
+    """An available agent with some room, as the router sees it at the start of a batch."""
+
+    agent_id: int
+    capacity: int
+    load: int
+    departments: frozenset[int]
+    skills: Mapping[str, int] = field(default_factory=dict)
+    costs: Mapping[str, int] = field(default_factory=dict)
+    idle_since: datetime | None = None
+    last_offer_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class WaitingInteraction:
+    interaction_id: int
+    department_id: int
+    channel: Channel
+    rank_at: datetime
+    skills: Mapping[str, int] = field(default_factory=dict)
+    preferred_agent_id: int | None = None
+    sticky_until: datetime | None = None
+    declined_by: frozenset[int] = frozenset()
+    # The row version read; the assignment is dropped if the row changed since.
+    version: int = 1
+
+
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    interaction_id: int
+    agent_id: int
+    cost: int
+    mode: Mode
+    version: int
+
+
+def is_sticky(item: WaitingInteraction, now: datetime) -> bool:
+    return (
+        item.preferred_agent_id is not None
+        and item.sticky_until is not None
+        and item.sticky_until > now
+    )
+
+
+def has_skills(agent_skills: Mapping[str, int], required: Mapping[str, int]) -> bool:
+    return all(agent_skills.get(skill, 0) >= level for skill, level in required.items())
+
+
+class _CostTables:
+    """What each channel costs, per department and set of agent overrides: most agents
+    share a few sets, so each table is computed once per batch, not once per agent."""
+
+    def __init__(self, departments: Mapping[int, DepartmentSettings]) -> None:
+        self._departments = departments
+        self._tables: dict[tuple[int, tuple[tuple[str, int], ...]], tuple[dict[str, int], int]] = {}
+
+    def get(
+        self, department_id: int, overrides_key: tuple[tuple[str, int], ...]
+    ) -> tuple[dict[str, int], int]:
+        """(cost by channel, cheapest cost) in the department for these overrides."""
+        key = (department_id, overrides_key)
+        table = self._tables.get(key)
+        if table is None:
+            department_costs = self._departments[department_id].channel_costs
+            overrides = dict(overrides_key)
+            costs = {c: cost_of(c, department_costs, overrides) for c in CHANNELS}
+            table = (costs, min(costs.values()))
+            self._tables[key] = table
+        return table
+
+
+def _overrides_key(costs: Mapping[str, int]) -> tuple[tuple[str, int], ...]:
+    return tuple(sorted(costs.items())) if costs else ()
+
+
+class _Agent:
+    __slots__ = (
+        "capacity",
+        "departments",
+        "id",
+        "idle_ts",
+        "last_ts",
+        "load",
+        "overrides",
+        "skills",
+        "stamp",
+    )
+
+    def __init__(self, agent: FreeAgent) -> None:
+        self.id = agent.agent_id
+        self.capacity = agent.capacity
+        self.load = agent.load
+        self.departments = agent.departments
+        self.skills = agent.skills
+        self.overrides = _overrides_key(agent.costs)
+        self.idle_ts = agent.idle_since.timestamp() if agent.idle_since else 0.0
+        self.last_ts = agent.last_offer_at.timestamp() if agent.last_offer_at else 0.0
+        # Bumped on every assignment; heap entries with an older stamp are stale.
+        self.stamp = 0
+
+    @property
+    def room(self) -> int:
+        return room(self.capacity, self.load)
+
+
+_Entry = tuple[tuple[float, ...], int, int]  # (strategy key, agent id, stamp)
+
+
+class _Pool:
+    """The agents of one batch, with one priority heap per department by its strategy."""
+
+    def __init__(
+        self,
+        agents: Iterable[FreeAgent],
+        departments: Mapping[int, DepartmentSettings],
+        now: datetime,
+        rng: random.Random,
+    ) -> None:
+        self._agents = {a.agent_id: _Agent(a) for a in agents}
+        self._departments = departments
+        self._costs = _CostTables(departments)
+        self._now_ts = now.timestamp()
+        self._rng = rng
+        self._heaps: dict[int, list[_Entry]] = {}
+        self._taken = 0
+
+    def agent(self, agent_id: int) -> _Agent | None:
+        return self._agents.get(agent_id)
+
+    def cost(self, agent: _Agent, department_id: int, channel: Channel) -> int:
+        return self._costs.get(department_id, agent.overrides)[0][channel]
+
+    def eligible(self, agent: _Agent, item: WaitingInteraction) -> bool:
+        return (
+            item.department_id in agent.departments
+            and self.cost(agent, item.department_id, item.channel) <= agent.room
+            and (not item.skills or has_skills(agent.skills, item.skills))
+        )
+
+    def best(self, item: WaitingInteraction) -> _Agent | None:
+        """The strategy's first eligible agent; one who declined it only if nobody else."""
+        heap = self._heap(item.department_id)
+        kept: list[_Entry] = []
+        chosen = fallback = None
+        while heap:
+            entry = heapq.heappop(heap)
+            agent = self._live(entry, item.department_id)
+            if agent is None:
+                continue
+            kept.append(entry)
+            if not self.eligible(agent, item):
+                continue
+            if agent.id in item.declined_by:
+                fallback = fallback or agent
+                continue
+            chosen = agent
+            break
+        for entry in kept:
+            heapq.heappush(heap, entry)
+        return chosen or fallback
+
+    def all_eligible(self, item: WaitingInteraction) -> list[_Agent]:
+        """Every eligible agent (ring groups); those who declined it only if nobody else."""
+        heap = self._heap(item.department_id)
+        live = [e for e in heap if self._live(e, item.department_id) is not None]
+        heapq.heapify(live)
+        self._heaps[item.department_id] = live
+        agents = [self._agents[e[1]] for e in sorted(live)]
+        eligible = [a for a in agents if self.eligible(a, item)]
+        fresh = [a for a in eligible if a.id not in item.declined_by]
+        return fresh or eligible
+
+    def any_room(self) -> bool:
+        return any(
+            self._has_room_in(a, d)
+            for a in self._agents.values()
+            for d in a.departments
+            if d in self._departments
+        )
+
+    def take(self, agent: _Agent, cost: int) -> None:
+        agent.load += cost
+        agent.stamp += 1
+        self._taken += 1
+        # Offered now, and later than every offer before it in this batch.
+        agent.last_ts = self._now_ts + self._taken * 1e-6
+        for department_id in agent.departments:
+            heap = self._heaps.get(department_id)
+            if heap is not None and self._has_room_in(agent, department_id):
+                heapq.heappush(heap, self._entry(agent, department_id))
+
+    def _heap(self, department_id: int) -> list[_Entry]:
+        heap = self._heaps.get(department_id)
+        if heap is None:
+            heap = [
+                self._entry(a, department_id)
+                for a in self._agents.values()
+                if department_id in a.departments and self._has_room_in(a, department_id)
+            ]
+            heapq.heapify(heap)
+            self._heaps[department_id] = heap
+        return heap
+
+    def _live(self, entry: _Entry, department_id: int) -> _Agent | None:
+        """The entry's agent if the entry is current and the agent can still take anything."""
+        agent = self._agents[entry[1]]
+        if entry[2] != agent.stamp or not self._has_room_in(agent, department_id):
+            return None
+        return agent
+
+    def _has_room_in(self, agent: _Agent, department_id: int) -> bool:
+        return agent.room >= self._costs.get(department_id, agent.overrides)[1]
+
+    def _entry(self, agent: _Agent, department_id: int) -> _Entry:
+        strategy = self._departments[department_id].strategy
+        if strategy == "least_loaded":
+            share = agent.load / agent.capacity if agent.capacity else 1.0
+            key: tuple[float, ...] = (share, self._rng.random())
+        elif strategy == "longest_idle":
+            # Idle agents first, longest idle first; then busy ones, least recently offered.
+            key = (0.0, agent.idle_ts) if agent.load == 0 else (1.0, agent.last_ts)
+        elif strategy == "round_robin":
+            key = (agent.last_ts, float(agent.id))
+        else:
+            key = (self._rng.random(),)
+        return (key, agent.id, agent.stamp)
+
+
+class Matcher:
+    """Matches pages of waiting interactions, in queue order, against one set of agents."""
+
+    def __init__(
+        self,
+        agents: Iterable[FreeAgent],
+        departments: Mapping[int, DepartmentSettings],
+        now: datetime,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._pool = _Pool(agents, departments, now, rng or random.Random())
+        self._departments = departments
+        self._now = now
+        self._hopeless: set[tuple[int, str, tuple[tuple[str, int], ...]]] = set()
+
+    @property
+    def exhausted(self) -> bool:
+        """No agent has room for anything any more."""
+        return not self._pool.any_room()
+
+    def match(self, waiting: Iterable[WaitingInteraction]) -> list[Assignment]:
+        assignments: list[Assignment] = []
+        for item in waiting:
+            settings = self._departments.get(item.department_id)
+            if settings is None:
+                continue
+            for agent in self._choose(item, settings):
+                cost = self._pool.cost(agent, item.department_id, item.channel)
+                self._pool.take(agent, cost)
+                assignments.append(
+                    Assignment(item.interaction_id, agent.id, cost, settings.mode, item.version)
+                )
+        return assignments
+
+    def _choose(self, item: WaitingInteraction, settings: DepartmentSettings) -> list[_Agent]:
+        if is_sticky(item, self._now):
+            assert item.preferred_agent_id is not None
+            preferred = self._pool.agent(item.preferred_agent_id)
+            if preferred is not None and self._pool.eligible(preferred, item):
+                return [preferred]
+            return []
+        signature = (item.department_id, item.channel, tuple(sorted(item.skills.items())))
+        if signature in self._hopeless:
+            return []
+        if settings.mode == "ring_group":
+            chosen = self._pool.all_eligible(item)
+        else:
+            best = self._pool.best(item)
+            chosen = [best] if best is not None else []
+        if not chosen:
+            self._hopeless.add(signature)
+        return chosen
+
+
+def match(
+    waiting: Sequence[WaitingInteraction],
+    agents: Iterable[FreeAgent],
+    departments: Mapping[int, DepartmentSettings],
+    now: datetime,
+    rng: random.Random | None = None,
+) -> list[Assignment]:
+    """Assignments for ``waiting`` (in queue order) among ``agents``; never over capacity."""
+    return Matcher(agents, departments, now, rng).match(waiting)
+
+
+def reachable(
+    agents: Iterable[FreeAgent], departments: Mapping[int, DepartmentSettings]
+) -> tuple[set[int], set[Channel]]:
+    """The departments and channels some agent has room for: what is worth reading."""
+    # The most room per department and set of cost overrides, then the channels it fits.
+    most: dict[tuple[int, tuple[tuple[str, int], ...]], int] = {}
+    for agent in agents:
+        free = room(agent.capacity, agent.load)
+        overrides = _overrides_key(agent.costs)
+        for department_id in agent.departments:
+            if department_id in departments:
+                key = (department_id, overrides)
+                if free > most.get(key, 0):
+                    most[key] = free
+    tables = _CostTables(departments)
+    department_ids: set[int] = set()
+    channels: set[Channel] = set()
+    for (department_id, overrides), free in most.items():
+        costs, cheapest = tables.get(department_id, overrides)
+        if free >= cheapest:
+            department_ids.add(department_id)
+            channels.update(c for c in CHANNELS if costs[c] <= free)
+    return department_ids, channels
