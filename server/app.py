@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from ivr import plugin as ivr_plugin
 from pbx import plugin as pbx_plugin
 from recording import plugin as recording_plugin
 from server import health, pages, phones_http
@@ -31,6 +32,7 @@ log = logging.getLogger(__name__)
 FEATURE_PLUGINS: tuple[Callable[[web.Application], None], ...] = (
     pbx_plugin.setup,
     recording_plugin.setup,
+    ivr_plugin.setup,
 )
 
 
