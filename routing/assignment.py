@@ -107,7 +107,7 @@ class Assigner:
         scanned = 0
         while True:
             page = await repository.waiting_page(
-                conn, sorted(department_ids), sorted(channels), after, self._config.page_size
+                conn, sorted(department_ids), sorted(channels), after, self._config.page_size, now
             )
             waiting = [_waiting(r) for r in page]
             waiting_by_id.update((w.interaction_id, w) for w in waiting)

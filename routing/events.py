@@ -138,6 +138,16 @@ class InteractionOverflowed:
 
 
 @dataclass(frozen=True, slots=True)
+class InteractionChannelChanged:
+    """Continues on another channel (a caller asked to be called back); same place."""
+
+    interaction_id: int
+    from_channel: Channel
+    to_channel: Channel
+    at: datetime
+
+
+@dataclass(frozen=True, slots=True)
 class AgentStatusChanged:
     agent_id: int
     status: AgentStatus
@@ -171,6 +181,7 @@ ROUTING_EVENTS: tuple[type, ...] = (
     InteractionCompleted,
     InteractionExpired,
     InteractionOverflowed,
+    InteractionChannelChanged,
     AgentStatusChanged,
     AgentProfileChanged,
     DepartmentSettingsChanged,
@@ -187,6 +198,7 @@ ROUTABLE_EVENTS: tuple[type, ...] = (
     InteractionRequeued,
     InteractionCompleted,
     InteractionOverflowed,
+    InteractionChannelChanged,
     AgentStatusChanged,
     AgentProfileChanged,
     DepartmentSettingsChanged,

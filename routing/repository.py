@@ -59,7 +59,8 @@ def _interaction_columns(table: str = "") -> str:
 INTERACTION_COLUMNS = _interaction_columns()
 
 
-def _json(value: Mapping[str, Any]) -> str:
+def json_mapping(value: Mapping[str, Any]) -> str:
+    """A mapping as the JSON text a jsonb parameter takes."""
     return json.dumps(dict(value), separators=(",", ":"), sort_keys=True)
 
 
@@ -292,7 +293,7 @@ async def update_agent_profile(
            WHERE user_id = $1""",
         agent_id,
         capacity,
-        _json(channel_costs),
+        json_mapping(channel_costs),
         wrapup_s,
     )
     await conn.execute("DELETE FROM agent_departments WHERE agent_id = $1", agent_id)
@@ -353,7 +354,7 @@ async def insert_interaction(
         channel,
         customer_id,
         department_id,
-        _json(skills),
+        json_mapping(skills),
         priority,
         enqueued_at,
         rank_at,
@@ -361,7 +362,7 @@ async def insert_interaction(
         wait_deadline,
         preferred_agent_id,
         sticky_until,
-        _json(external_refs),
+        json_mapping(external_refs),
     )
 
 
@@ -399,8 +400,10 @@ async def waiting_page(
     channels: Sequence[str],
     after: tuple[datetime, int] | None,
     limit: int,
+    now: datetime,
 ) -> list[asyncpg.Record]:
-    """Waiting interactions of those departments and channels, in queue order."""
+    """Waiting interactions of those departments and channels, in queue order; not those
+    past their max wait, which the sweep ends instead of offering them once more."""
     after_rank, after_id = after if after is not None else (None, 0)
     return await conn.fetch(
         f"""SELECT id, department_id, channel, skills::text AS skills, rank_at,
@@ -409,6 +412,7 @@ async def waiting_page(
             WHERE state IN {_WAITING_SQL}
               AND department_id = ANY($1::bigint[]) AND channel = ANY($2::text[])
               AND ($3::timestamptz IS NULL OR (rank_at, id) > ($3, $4))
+              AND (wait_deadline IS NULL OR wait_deadline > $6)
             ORDER BY rank_at, id
             LIMIT $5""",
         list(department_ids),
@@ -416,6 +420,7 @@ async def waiting_page(
         after_rank,
         after_id,
         limit,
+        now,
     )
 
 

@@ -9,7 +9,7 @@ caller's, see routing.outbox) and publishes its domain events once committed. Th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
 
@@ -19,7 +19,7 @@ from server.config import TimersConfig
 
 from . import repository
 from .config import RoutingConfig
-from .directory import DepartmentDirectory
+from .directory import Department, DepartmentDirectory
 from .errors import (
     AgentNotFound,
     InteractionNotFound,
@@ -30,7 +30,10 @@ from .errors import (
 from .events import (
     AgentStatusChanged,
     InteractionAbandoned,
+    InteractionChannelChanged,
     InteractionCompleted,
+    InteractionExpired,
+    InteractionOverflowed,
     InteractionQueued,
     InteractionRequeued,
     OfferAccepted,
@@ -42,6 +45,7 @@ from .models import (
     AGENT_STATUSES,
     AgentState,
     AgentStatus,
+    Channel,
     Interaction,
     NewInteraction,
     Offer,
@@ -49,9 +53,11 @@ from .models import (
 from .outbox import EventOutbox
 from .priority import rank_time
 from .repository import interaction_from_row
-from .states import Action, transition
+from .states import WAITING, Action, transition
 
 _MAX_PRIORITY = 100
+MAX_WAIT_REASON = "max wait"
+_EXPIRABLE = (*WAITING, "offered")
 _FINISH_ATTEMPTS = 5
 
 
@@ -345,6 +351,62 @@ class RoutingService:
             events.append(InteractionRequeued(locked["id"], locked["agent_id"], reason, now))
         return interaction_from_row(row)
 
+    async def change_channel(
+        self,
+        conn: asyncpg.Connection,
+        interaction_id: int,
+        channel: Channel,
+        external_refs: Mapping[str, str] | None = None,
+    ) -> Interaction:
+        """A waiting (or ringing) interaction continues on another channel — a caller who
+        asks to be called back — and keeps its place: same enqueue time, ranked as that
+        channel of that age. Open offers are withdrawn; ``external_refs`` are added."""
+        now = self._clock()
+        async with self.outbox.unit(conn) as events:
+            locked = await self._lock(conn, interaction_id)
+            transition(locked["state"], "change_channel")
+            department = await self._directory.get(conn, locked["department_id"])
+            settings = department.settings
+            events.extend(await withdraw_offers(conn, locked["id"], "channel changed", now))
+            refs = {
+                **repository.mapping_from_json(locked["external_refs"]),
+                **(external_refs or {}),
+            }
+            row = await repository.update_interaction(
+                conn,
+                locked["id"],
+                now,
+                channel=channel,
+                state="queued" if locked["state"] == "offered" else locked["state"],
+                agent_id=None,
+                offer_id=None,
+                rank_at=rank_time(
+                    locked["enqueued_at"],
+                    channel,
+                    locked["priority"],
+                    settings.channel_priority,
+                    settings.priority_step_s,
+                ),
+                settings_version=department.version,
+                external_refs=repository.json_mapping(refs),
+            )
+            events.append(InteractionChannelChanged(locked["id"], locked["channel"], channel, now))
+        return interaction_from_row(row)
+
+    async def expire_due(self, conn: asyncpg.Connection, interaction_id: int) -> Interaction | None:
+        """End the wait of an interaction past its department's max wait now — also while
+        it is being offered — instead of at the next sweep. None when it is not due (or
+        not waiting or offered any more)."""
+        now = self._clock()
+        async with self.outbox.unit(conn) as events:
+            locked = await self._lock(conn, interaction_id)
+            deadline = locked["wait_deadline"]
+            if locked["state"] not in _EXPIRABLE or deadline is None or deadline > now:
+                return None
+            departments = await self._directory.all(conn)
+            events.extend(await end_wait(conn, locked, departments, now))
+        return await self.get_interaction(conn, interaction_id)
+
     async def open_offers(self, conn: asyncpg.Connection, agent_id: int) -> list[Offer]:
         rows = await repository.offers_of_agent(conn, agent_id, ["offered"])
         return [offer_from_row(r) for r in rows]
@@ -419,6 +481,67 @@ class RoutingService:
         if row is None:
             raise InteractionNotFound(interaction_id)
         return row
+
+
+async def end_wait(
+    conn: asyncpg.Connection,
+    interaction: asyncpg.Record,
+    departments: Mapping[int, Department],
+    now: datetime,
+) -> list[object]:
+    """A locked interaction, waiting or offered, that reached its department's max wait:
+    it overflows into the department its settings name (keeping its enqueue time), or
+    ends as expired with the overflow target its owner carries out."""
+    settings = departments[interaction["department_id"]].settings
+    target = departments.get(settings.overflow_department() or 0)
+    events = await withdraw_offers(conn, interaction["id"], MAX_WAIT_REASON, now)
+    if target is not None and target.id != interaction["department_id"]:
+        transition(interaction["state"], "overflow")
+        max_wait = target.settings.max_wait_s
+        await repository.update_interaction(
+            conn,
+            interaction["id"],
+            now,
+            state="queued",
+            agent_id=None,
+            offer_id=None,
+            department_id=target.id,
+            rank_at=rank_time(
+                interaction["enqueued_at"],
+                interaction["channel"],
+                interaction["priority"],
+                target.settings.channel_priority,
+                target.settings.priority_step_s,
+            ),
+            settings_version=target.version,
+            wait_deadline=now + timedelta(seconds=max_wait) if max_wait else None,
+        )
+        events.append(
+            InteractionOverflowed(interaction["id"], interaction["department_id"], target.id, now)
+        )
+        return events
+    state = transition(interaction["state"], "expire")
+    await repository.update_interaction(
+        conn,
+        interaction["id"],
+        now,
+        state=state,
+        agent_id=None,
+        offer_id=None,
+        ended_at=now,
+        end_reason=MAX_WAIT_REASON,
+        overflow_target=settings.overflow_target,
+    )
+    events.append(
+        InteractionExpired(
+            interaction["id"],
+            interaction["channel"],
+            interaction["customer_id"],
+            settings.overflow_target,
+            now,
+        )
+    )
+    return events
 
 
 async def withdraw_offers(

@@ -29,6 +29,7 @@ Action = Literal[
     "requeue",
     "complete",
     "finish_wrapup",
+    "change_channel",
 ]
 
 WAITING: tuple[State, ...] = ("queued", "requeued")
@@ -46,8 +47,9 @@ _TRANSITIONS: dict[Action, tuple[tuple[State, ...], tuple[State, ...]]] = {
     "time_out": (("offered",), ("queued", "offered")),
     "cancel_offer": (("offered",), ("queued", "offered")),
     "abandon": ((*WAITING, "offered"), ("abandoned",)),
-    "expire": (WAITING, ("expired",)),
-    "overflow": (WAITING, ("queued",)),
+    "expire": ((*WAITING, "offered"), ("expired",)),
+    "overflow": ((*WAITING, "offered"), ("queued",)),
+    "change_channel": ((*WAITING, "offered"), ("queued", "requeued")),
     "requeue": (IN_SERVICE, ("requeued",)),
     "complete": (("accepted",), ("wrap_up", "completed")),
     "finish_wrapup": (("wrap_up",), ("completed",)),

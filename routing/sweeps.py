@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 
 import asyncpg
 
@@ -23,21 +23,11 @@ from server.config import TimersConfig
 from . import repository
 from .config import RoutingConfig
 from .directory import DepartmentDirectory
-from .events import (
-    AgentStatusChanged,
-    InteractionCompleted,
-    InteractionExpired,
-    InteractionOverflowed,
-    OfferTimedOut,
-)
+from .events import AgentStatusChanged, InteractionCompleted, OfferTimedOut
 from .models import MISSED_OFFERS_REASON
 from .outbox import EventOutbox
-from .priority import rank_time
 from .ranking import rerank_waiting
-from .services import after_offers_ended
-from .states import transition
-
-MAX_WAIT_REASON = "max wait"
+from .services import after_offers_ended, end_wait
 
 
 class Sweeper:
@@ -145,45 +135,7 @@ class Sweeper:
             rows = await repository.interactions_past_deadline(conn, now, self._config.sweep_batch)
             departments = await self._directory.all(conn)
             for row in rows:
-                settings = departments[row["department_id"]].settings
-                target = departments.get(settings.overflow_department() or 0)
-                if target is not None and target.id != row["department_id"]:
-                    transition(row["state"], "overflow")
-                    max_wait = target.settings.max_wait_s
-                    await repository.update_interaction(
-                        conn,
-                        row["id"],
-                        now,
-                        department_id=target.id,
-                        rank_at=rank_time(
-                            row["enqueued_at"],
-                            row["channel"],
-                            row["priority"],
-                            target.settings.channel_priority,
-                            target.settings.priority_step_s,
-                        ),
-                        settings_version=target.version,
-                        wait_deadline=now + timedelta(seconds=max_wait) if max_wait else None,
-                    )
-                    events.append(
-                        InteractionOverflowed(row["id"], row["department_id"], target.id, now)
-                    )
-                    continue
-                state = transition(row["state"], "expire")
-                await repository.update_interaction(
-                    conn,
-                    row["id"],
-                    now,
-                    state=state,
-                    ended_at=now,
-                    end_reason=MAX_WAIT_REASON,
-                    overflow_target=settings.overflow_target,
-                )
-                events.append(
-                    InteractionExpired(
-                        row["id"], row["channel"], row["customer_id"], settings.overflow_target, now
-                    )
-                )
+                events.extend(await end_wait(conn, row, departments, now))
         return len(rows)
 
     async def rerank(self, conn: asyncpg.Connection) -> int:

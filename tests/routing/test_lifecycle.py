@@ -9,14 +9,19 @@ import pytest
 from routing.audit import audit
 from routing.errors import InvalidTransition, NotYours, OfferClosed
 from routing.events import (
+    InteractionAbandoned,
     InteractionCompleted,
     InteractionQueued,
+    InteractionRequeued,
     OfferAccepted,
+    OfferCancelled,
     OfferDeclined,
     OfferMade,
     WrapUpStarted,
 )
 from tests.routing.helpers import Stack, add_agent, add_department, enqueue
+
+CLEAN = {"double_offers": 0, "over_capacity": 0, "offers_to_unavailable": 0}
 
 
 async def test_an_interaction_is_queued_offered_accepted_and_completed(stack: Stack) -> None:
@@ -105,3 +110,79 @@ async def test_only_the_agent_offered_may_accept_and_only_once(stack: Stack) -> 
             await stack.service.decline(conn, offer.offer_id, agent)
         with pytest.raises(InvalidTransition):
             await stack.service.finish_wrapup(conn, offer.interaction_id)
+
+
+async def test_an_abandoned_interaction_gives_back_the_units_of_its_ringing_offer(
+    stack: Stack,
+) -> None:
+    department = await add_department(stack)
+    agent = await add_agent(stack, [department])
+    waiting = await enqueue(stack, department, "voice")
+    ringing = await enqueue(stack, department, "voice")
+    await stack.route()
+    offer = stack.of_type(OfferMade)[0]
+    assert offer.interaction_id == waiting.id
+    async with stack.pool.acquire() as conn:
+        assert (await stack.service.agent_state(conn, agent)).load == 60
+        gone = await stack.service.abandon(conn, waiting.id, "caller hung up")
+        assert (gone.state, gone.end_reason) == ("abandoned", "caller hung up")
+        assert (await stack.service.agent_state(conn, agent)).load == 0
+        left = await stack.service.abandon(conn, ringing.id)
+        assert left.state == "abandoned"
+        with pytest.raises(InvalidTransition):
+            await stack.service.abandon(conn, ringing.id)
+    assert [e.reason for e in stack.of_type(OfferCancelled)] == ["customer left"]
+    assert len(stack.of_type(InteractionAbandoned)) == 2
+
+
+async def test_a_requeued_interaction_keeps_its_place_and_goes_to_another_agent(
+    stack: Stack,
+) -> None:
+    department = await add_department(stack)
+    first = await add_agent(stack, [department], capacity=20)
+    early = await enqueue(stack, department)
+    stack.clock.advance(timedelta(seconds=5))
+    await stack.route()
+    stack.clock.advance(timedelta(seconds=5))
+    late = await enqueue(stack, department)
+    offer = stack.of_type(OfferMade)[0]
+    async with stack.pool.acquire() as conn:
+        await stack.service.accept(conn, offer.offer_id, first)
+        back = await stack.service.requeue(conn, early.id, "agent's browser closed")
+        assert back.state == "requeued"
+        assert (back.enqueued_at, back.rank_at) == (early.enqueued_at, early.rank_at)
+        assert back.rank_at < late.rank_at
+        assert (await stack.service.agent_state(conn, first)).load == 0
+        await stack.service.set_agent_status(conn, first, "away")
+    second = await add_agent(stack, [department], capacity=20)
+    await stack.route()
+    again = stack.of_type(OfferMade)[-1]
+    assert (again.interaction_id, again.agent_id) == (early.id, second)
+    assert stack.of_type(InteractionRequeued)[0].agent_id == first
+
+
+async def test_an_agent_is_never_given_more_than_their_capacity(stack: Stack) -> None:
+    department = await add_department(stack)
+    agent = await add_agent(stack, [department])
+    for channel in ("voice", "webchat", "webchat", "webchat", "voice", "email"):
+        await enqueue(stack, department, channel)
+    await stack.route()
+    offered = [(e.channel, e.agent_id) for e in stack.of_type(OfferMade)]
+    assert offered == [("voice", agent), ("webchat", agent), ("webchat", agent)]
+    async with stack.pool.acquire() as conn:
+        assert (await stack.service.agent_state(conn, agent)).load == 100
+        assert await audit(conn) == CLEAN
+
+
+async def test_a_department_may_accept_chats_for_the_agent(stack: Stack) -> None:
+    department = await add_department(stack, auto_accept=["webchat"])
+    agent = await add_agent(stack, [department])
+    chat = await enqueue(stack, department, "webchat")
+    mail = await enqueue(stack, department, "email")
+    await stack.route()
+    accepted = stack.of_type(OfferAccepted)
+    assert [(a.interaction_id, a.automatic) for a in accepted] == [(chat.id, True)]
+    async with stack.pool.acquire() as conn:
+        assert (await stack.service.get_interaction(conn, chat.id)).state == "accepted"
+        assert (await stack.service.get_interaction(conn, mail.id)).state == "offered"
+        assert (await stack.service.get_interaction(conn, chat.id)).agent_id == agent

@@ -1,0 +1,46 @@
+"""Wiring of routing into the app: the runtime (relay, services, router) and the API.
+
+``setup(app)`` runs after the app's own resources are declared, so its cleanup context
+starts once the pool and the bus exist.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from server.config import Config
+from server.keys import BUS, CLOCK, CONFIG, POOL
+
+from . import http
+from .config import RoutingConfig
+from .keys import ROUTING
+from .runtime import RoutingRuntime
+
+
+def routing_config(config: Config) -> RoutingConfig:
+    # Config.routing arrives with this feature's wiring into server/config.py; the
+    # defaults serve until then.
+    return getattr(config, "routing", None) or RoutingConfig()
+
+
+async def _routing(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    runtime = RoutingRuntime(
+        dsn=config.database.url.get_secret_value(),
+        pool=app[POOL],
+        bus=app[BUS],
+        config=routing_config(config),
+        timers=config.timers,
+        clock=app[CLOCK].now,
+    )
+    app[ROUTING] = runtime
+    await runtime.start()
+    yield
+    await runtime.close()
+
+
+def setup(app: web.Application) -> None:
+    app.cleanup_ctx.append(_routing)
+    http.setup_routes(app)
