@@ -1,0 +1,27 @@
+"""Request bodies of the text channels' admin API, and the JSON of what it returns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from .sites import Site
+
+
+class SiteBody(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    name: str = Field(min_length=1, max_length=100)
+    department_id: int = Field(ge=1)
+    allowed_origins: list[str] = Field(default_factory=list, max_length=50)
+    schedule: dict[str, Any] | None = None
+
+
+def site_json(site: Site) -> dict[str, Any]:
+    return {
+        "key": site.key,
+        "name": site.name,
+        "department_id": site.department_id,
+        "allowed_origins": list(site.allowed_origins),
+        "schedule": site.schedule_document,
+    }

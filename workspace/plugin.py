@@ -1,0 +1,91 @@
+"""Wiring of the operator workspace into the app: the stream hub and its notifier, the
+screen-pop, call controls, the page's API and the admin API of canned responses and
+wrap-up codes.
+
+Needs routing's, the customer store's and text channels' plugins to run first (their
+keys); uses the IVR's registry of live calls when the IVR is wired in.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from aiohttp import web
+
+from crm_connectors.keys import CUSTOMERS
+from ivr.keys import IVR
+from routing.keys import ROUTING
+from server.config import Config
+from server.keys import AMI, BUS, CLOCK, CONFIG, POOL
+from text_channels.keys import TEXT_CHANNELS
+
+from . import admin_http, chat_http, http
+from .access import Access
+from .call_context import CallContext, IvrCallContext, NoCallContext
+from .calls import CallControls
+from .cards import CardBuilder
+from .config import WorkspaceConfig
+from .hub import StreamHub
+from .keys import WORKSPACE, Workspace
+from .notifier import Notifier
+from .screenpop import ScreenPop
+from .services import WorkspaceService
+from .settings import WorkspaceSettings
+from .sockets import OperatorSockets
+
+
+def workspace_config(config: Config) -> WorkspaceConfig:
+    # Config.workspace arrives with this feature's wiring into server/config.py; the
+    # defaults serve until then.
+    return getattr(config, "workspace", None) or WorkspaceConfig()
+
+
+async def _workspace(app: web.Application) -> AsyncIterator[None]:
+    config = workspace_config(app[CONFIG])
+    pool, bus, clock = app[POOL], app[BUS], app[CLOCK].now
+    routing = app[ROUTING]
+    customers = app[CUSTOMERS].store
+    hub = StreamHub(pool, clock, retention=timedelta(hours=config.stream_retention_h))
+    calls: CallContext = IvrCallContext(app[IVR].calls) if IVR in app else NoCallContext()
+    cards = CardBuilder(routing.service, customers, calls, clock)
+    service = WorkspaceService(
+        pool,
+        routing,
+        customers,
+        app[TEXT_CHANNELS].conversations,
+        cards,
+        Access(routing.admin),
+        clock,
+    )
+    screen_pop = ScreenPop(pool, hub, cards, clock)
+    app[WORKSPACE] = Workspace(
+        service=service,
+        settings=WorkspaceSettings(pool),
+        hub=hub,
+        sockets=OperatorSockets(hub, clock),
+        screen_pop=screen_pop,
+        calls=CallControls(app[AMI], config),
+        config=config,
+    )
+    await hub.start()
+    await screen_pop.start()
+    unsubscribe = Notifier(hub).subscribe(bus.subscribe) + screen_pop.subscribe(bus.subscribe)
+    yield
+    for stop in unsubscribe:
+        stop()
+    await screen_pop.close()
+    await hub.close()
+
+
+async def _close_sockets(app: web.Application) -> None:
+    if WORKSPACE in app:
+        await app[WORKSPACE].sockets.close_all()
+
+
+def setup(app: web.Application) -> None:
+    app.cleanup_ctx.append(_workspace)
+    app.on_shutdown.append(_close_sockets)
+    http.setup_routes(app)
+    chat_http.setup_routes(app)
+    admin_http.setup_routes(app)
