@@ -10,9 +10,11 @@ from pathlib import Path
 
 from aiohttp import web
 
+from crm_connectors import plugin as crm_plugin
 from ivr import plugin as ivr_plugin
 from pbx import plugin as pbx_plugin
 from recording import plugin as recording_plugin
+from routing import plugin as routing_plugin
 from server import health, pages, phones_http
 from server.auth import http as auth_http
 from server.auth.middleware import AUTH_SERVICE, auth_middleware
@@ -24,6 +26,8 @@ from server.db import create_pool
 from server.keys import AGI, AMI, BUS, CLOCK, CONFIG, METRICS, PHONES, POOL
 from server.metrics import Metrics
 from server.phones import PhoneDirectory
+from text_channels import plugin as text_channels_plugin
+from workspace import plugin as workspace_plugin
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +36,11 @@ log = logging.getLogger(__name__)
 FEATURE_PLUGINS: tuple[Callable[[web.Application], None], ...] = (
     pbx_plugin.setup,
     recording_plugin.setup,
+    routing_plugin.setup,
+    crm_plugin.setup,
     ivr_plugin.setup,
+    text_channels_plugin.setup,
+    workspace_plugin.setup,
 )
 
 
