@@ -81,7 +81,7 @@ class VoiceConnector:
         ring_s = int(min(self._timers.ring_timeout_s, left_s - self._config.offer_margin_s))
         if deadline is not None and deadline.timestamp() - self._clock().timestamp() < 1:
             # An offer at the end of the caller's max wait: the overflow, not a ring.
-            await self._queue.expire_late(event.interaction_id)
+            await self._queue.expire_due(event.interaction_id)
             return
         if ring_s < 1 or call.phase != "waiting" or call.redirecting:
             return

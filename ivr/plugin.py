@@ -51,9 +51,7 @@ async def _ivr(app: web.Application) -> AsyncIterator[None]:
     outbox = EventOutbox(bus.publish)
     routing = RoutingService(outbox, directory, routing_config, config.timers, clock)
     customers = CustomerStore(clock, settings.default_country_code)
-    queue = VoiceQueue(
-        pool, routing, QueueOverview(directory, routing_config, clock), directory, customers, clock
-    )
+    queue = VoiceQueue(pool, routing, QueueOverview(directory, routing_config, clock), customers)
 
     prompts = PromptService(pool, settings.spool_path(data_dir) / "prompts")
     await prompts.load()

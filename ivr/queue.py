@@ -1,14 +1,12 @@
 """The IVR's side of the unified queue and the customer store: what a voice call needs
 from ``routing`` and ``crm_connectors``, in the IVR's words.
 
-Everything goes through their public services, except turning a waiting call into a
-callback, which routing has no call for yet (see :meth:`VoiceQueue.to_callback`).
+Everything goes through their public services.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -18,14 +16,10 @@ from crm_connectors import repository as customers_repository
 from crm_connectors.identities import InvalidIdentity
 from crm_connectors.store import CustomerStore
 from routing import repository as routing_repository
-from routing.directory import DepartmentDirectory
 from routing.errors import RoutingError
-from routing.events import InteractionExpired, InteractionQueued
 from routing.models import Interaction, NewInteraction, QueuePosition
 from routing.overview import QueueOverview
-from routing.priority import rank_time
-from routing.services import RoutingService, withdraw_offers
-from routing.states import WAITING, transition
+from routing.services import RoutingService
 
 from . import repository
 
@@ -44,16 +38,12 @@ class VoiceQueue:
         pool: asyncpg.Pool,
         routing: RoutingService,
         overview: QueueOverview,
-        directory: DepartmentDirectory,
         customers: CustomerStore,
-        clock: Callable[[], datetime],
     ) -> None:
         self._pool = pool
         self._routing = routing
         self._overview = overview
-        self._directory = directory
         self._customers = customers
-        self._clock = clock
 
     async def customer_for(self, number: str | None, name: str | None) -> int:
         """The caller as a customer; a caller without a usable number is a new,
@@ -107,98 +97,17 @@ class VoiceQueue:
 
     async def to_callback(self, interaction_id: int, phone: str) -> Interaction:
         """The waiting call becomes a callback to ``phone`` that keeps its place: same
-        interaction, same enqueue time, ranked as a callback of that age.
+        interaction, same enqueue time, ranked as a callback of that age."""
+        async with self._pool.acquire() as conn:
+            return await self._routing.change_channel(
+                conn, interaction_id, "callback", {"phone": phone}
+            )
 
-        Routing has no service call for this; it belongs there (see the report of
-        issue 5). Until then it is done here with routing's own repository functions
-        and outbox, under the interaction's row lock, like every routing transition.
-        """
-        now = self._clock()
-        async with self._pool.acquire() as conn, self._routing.outbox.unit(conn) as events:
-            locked = await routing_repository.lock_interaction(conn, interaction_id)
-            if locked is None:
-                raise RoutingError(f"no interaction {interaction_id}")
-            if locked["state"] == "offered":
-                events.extend(await withdraw_offers(conn, interaction_id, "callback", now))
-            elif locked["state"] not in WAITING:
-                transition(locked["state"], "overflow")  # raises InvalidTransition
-            department = await self._directory.get(conn, locked["department_id"])
-            settings = department.settings
-            refs = {**routing_repository.mapping_from_json(locked["external_refs"]), "phone": phone}
-            row = await routing_repository.update_interaction(
-                conn,
-                interaction_id,
-                now,
-                channel="callback",
-                state="queued",
-                agent_id=None,
-                rank_at=rank_time(
-                    locked["enqueued_at"],
-                    "callback",
-                    locked["priority"],
-                    settings.channel_priority,
-                    settings.priority_step_s,
-                ),
-                settings_version=department.version,
-                external_refs=json.dumps(refs, sort_keys=True),
-            )
-            interaction = routing_repository.interaction_from_row(row)
-            events.append(
-                InteractionQueued(
-                    interaction_id=interaction.id,
-                    channel="callback",
-                    customer_id=interaction.customer_id,
-                    department_id=interaction.department_id,
-                    priority=interaction.priority,
-                    enqueued_at=interaction.enqueued_at,
-                )
-            )
-        return interaction
-
-    async def expire_late(self, interaction_id: int) -> bool:
-        """End a call's wait that is past its department's max wait, as routing's sweep
-        would; True when this did it.
-
-        Routing's sweep expires only calls that are waiting when it looks, and its router
-        offers a call again the moment its last offer ends, past the deadline or not: a
-        call nobody answers can go from offer to offer for ever. The IVR, which sees
-        those late offers, ends the wait here with routing's own functions, under the
-        interaction's lock (see the report of issue 5).
-        """
-        now = self._clock()
-        async with self._pool.acquire() as conn, self._routing.outbox.unit(conn) as events:
-            locked = await routing_repository.lock_interaction(conn, interaction_id)
-            if (
-                locked is None
-                or locked["state"] not in (*WAITING, "offered")
-                or locked["wait_deadline"] is None
-                or locked["wait_deadline"] > now
-            ):
-                return False
-            settings = (await self._directory.get(conn, locked["department_id"])).settings
-            if settings.overflow_department() is not None:
-                return False
-            events.extend(await withdraw_offers(conn, interaction_id, "max wait", now))
-            await routing_repository.update_interaction(
-                conn,
-                interaction_id,
-                now,
-                state="expired",
-                agent_id=None,
-                ended_at=now,
-                end_reason="max wait",
-                overflow_target=settings.overflow_target,
-            )
-            events.append(
-                InteractionExpired(
-                    interaction_id,
-                    locked["channel"],
-                    locked["customer_id"],
-                    settings.overflow_target,
-                    now,
-                )
-            )
-        return True
+    async def expire_due(self, interaction_id: int) -> bool:
+        """End a wait past the department's max wait now, while it is being offered too
+        (a late offer is not worth ringing); True when this did it."""
+        async with self._pool.acquire() as conn:
+            return await self._routing.expire_due(conn, interaction_id) is not None
 
     async def ring_targets(self, interaction_id: int) -> tuple[list[RingTarget], datetime | None]:
         """The open offers of an interaction, with the phones to ring, and when its wait
