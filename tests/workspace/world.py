@@ -22,13 +22,30 @@ from routing.settings import DepartmentSettings
 from server.config import Config
 from server.keys import PHONES, POOL
 from tests.app_helpers import create_user, make_config, start_client
+from text_channels.config import TextChannelsConfig
 from text_channels.keys import TEXT_CHANNELS
+from workspace.config import WorkspaceConfig
 
 PASSWORD = "correct-horse-1"
 SITE_ORIGIN = "http://shop.example"
 SITE_KEY = "shop-site-key-1"
 TIMERS = {"offer_timeout_s": 30.0, "offer_sweep_interval_s": 0.2, "wrapup_s": 2.0}
 Message = dict[str, Any]
+# Small enough to hit in a test.
+TEXT_LIMITS = {"max_text_chars": 500, "max_file_bytes": 32 * 1024, "rate_burst": 5}
+
+
+class WorldConfig(Config):
+    """The server's configuration with the sections these features will have."""
+
+    text_channels: TextChannelsConfig = TextChannelsConfig()
+    workspace: WorkspaceConfig = WorkspaceConfig()
+
+
+def world_config(db_dsn: str, data_dir: Path, **sections: Any) -> WorldConfig:
+    base = make_config(db_dsn, data_dir, timers=TIMERS)
+    sections.setdefault("text_channels", TEXT_LIMITS)
+    return WorldConfig.model_validate({**base.model_dump(), **sections})
 
 
 class Inbox:
@@ -222,6 +239,13 @@ class World:
         async with self.app[POOL].acquire() as conn:
             await self.app[ROUTING].service.set_agent_status(conn, self.users[username], status)
 
+    async def close_all_chats(self) -> None:
+        """End every open conversation, so agents start the next test with room."""
+        async with self.app[POOL].acquire() as conn:
+            rows = await conn.fetch("SELECT id FROM conversations WHERE state = 'open'")
+        for row in rows:
+            await self.app[TEXT_CHANNELS].conversations.close(row["id"], "system")
+
     async def interaction(self, interaction_id: int) -> Any:
         async with self.app[POOL].acquire() as conn:
             return await conn.fetchrow("SELECT * FROM interactions WHERE id = $1", interaction_id)
@@ -238,7 +262,7 @@ async def build_world(
         ("ada", "admin"),
     ):
         users[name] = (await create_user(db_dsn, name, role, PASSWORD)).id
-    client = await start_client(config or make_config(db_dsn, data_dir, timers=TIMERS))
+    client = await start_client(config or world_config(db_dsn, data_dir))
     app = client.app
     for name, endpoint in (("olga", "1101"), ("oleg", "1102")):
         await app[PHONES].set_agent(users[name], endpoint, f"secret-{endpoint}-x")
