@@ -54,13 +54,11 @@ from asterisk_conf.instance import (  # noqa: E402
 from asterisk_conf.provision import find_system_asterisk, provision  # noqa: E402
 from asterisk_conf.render import AsteriskSettings  # noqa: E402
 from ivr.keys import IVR  # noqa: E402
-from routing.admin import RoutingAdmin  # noqa: E402
-from routing.directory import DepartmentDirectory  # noqa: E402
-from routing.outbox import EventOutbox  # noqa: E402
+from routing.keys import ROUTING  # noqa: E402
 from server.app import create_app  # noqa: E402
 from server.config import load_config  # noqa: E402
 from server.db import EmbeddedPostgres, migrate  # noqa: E402
-from server.keys import BUS, CLOCK, POOL  # noqa: E402
+from server.keys import POOL  # noqa: E402
 
 ROUNDS = (50, 100, 150, 200, 300, 400, 500, 600)
 START_WINDOW_S = 4.0
@@ -318,9 +316,8 @@ async def bench(root: Path, dsn: str) -> int:
         await web.TCPSite(runner, "127.0.0.1", 0).start()
         app = runner.app
         pool = app[POOL]
-        admin = RoutingAdmin(EventOutbox(app[BUS].publish), DepartmentDirectory(), app[CLOCK].now)
         async with pool.acquire() as conn:
-            view = await admin.create_department(conn, "bench")
+            view = await app[ROUTING].admin.create_department(conn, "bench")
         await app[IVR].menus.put(NUMBER, menus(view.department.id))
         driver = await Driver.connect(settings)
         print(f"asterisk {install!r}, 2 cores; rounds {ROUNDS}", flush=True)

@@ -49,8 +49,6 @@ class IvrConfig(BaseModel):
     # Seconds before an offer expires that ringing must stop, so the answer never
     # comes after routing has given the call to someone else.
     offer_margin_s: float = Field(1.0, ge=0)
-    # Caller ids without a country code are read as numbers of this country ("7").
-    default_country_code: str = Field("", pattern=r"^[0-9]{0,3}$")
     moh_class: str = Field("default", pattern=r"^[A-Za-z0-9_-]{1,64}$")
     smtp: SmtpConfig = SmtpConfig()
 

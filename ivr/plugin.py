@@ -1,7 +1,8 @@
 """Wiring of the IVR into the app: AGI scripts, bus consumers, admin API.
 
-``setup(app)`` runs after the app's own resources are declared, so its cleanup context
-starts once the pool, the bus, the AMI client and the AGI server exist.
+``setup(app)`` runs after the app's own resources and after the routing and customer
+plugins are declared, so its cleanup context starts once the pool, the bus, the AMI
+client, the AGI server, routing and the customer store exist.
 """
 
 from __future__ import annotations
@@ -11,13 +12,8 @@ from pathlib import Path
 
 from aiohttp import web
 
-from crm_connectors.store import CustomerStore
-from routing.config import RoutingConfig
-from routing.directory import DepartmentDirectory
-from routing.events import DepartmentSettingsChanged
-from routing.outbox import EventOutbox
-from routing.overview import QueueOverview
-from routing.services import RoutingService
+from crm_connectors.keys import CUSTOMERS
+from routing.keys import ROUTING
 from server.keys import AGI, AMI, BUS, CLOCK, CONFIG, POOL
 
 from . import http
@@ -44,14 +40,9 @@ async def _ivr(app: web.Application) -> AsyncIterator[None]:
     settings = ivr_config(app)
     pool, bus, clock = app[POOL], app[BUS], app[CLOCK].now
     data_dir = Path(config.server.data_dir)
-    routing_config = getattr(config, "routing", None) or RoutingConfig()
-
-    directory = DepartmentDirectory()
-    bus.subscribe(DepartmentSettingsChanged, lambda _e: directory.invalidate())
-    outbox = EventOutbox(bus.publish)
-    routing = RoutingService(outbox, directory, routing_config, config.timers, clock)
-    customers = CustomerStore(clock, settings.default_country_code)
-    queue = VoiceQueue(pool, routing, QueueOverview(directory, routing_config, clock), customers)
+    routing = app[ROUTING]
+    customers = app[CUSTOMERS].store
+    queue = VoiceQueue(pool, routing.service, routing.overview, customers)
 
     prompts = PromptService(pool, settings.spool_path(data_dir) / "prompts")
     await prompts.load()

@@ -21,12 +21,12 @@ from asterisk_conf.instance import AsteriskInstance, allocate_port_block
 from asterisk_conf.render import SipAccount
 from ivr.config import IvrConfig
 from ivr.keys import IVR
-from routing.config import RoutingConfig
+from routing.keys import ROUTING
 from routing.models import AgentProfile
 from routing.runtime import RoutingRuntime
 from routing.settings import DepartmentSettings
 from server.config import Config
-from server.keys import BUS, PHONES, POOL
+from server.keys import PHONES, POOL
 from tests.app_helpers import create_user, make_config, start_client
 from tests.harness.asterisk import AmiMessage, RawAmi, installation_for_tests, settings_for_tests
 from tests.harness.softphone import Softphone
@@ -261,7 +261,6 @@ async def running_lab(workdir: Path, db_dsn: str, **ivr: Any) -> AsyncIterator[L
                     "voicemail_max_s": 8,
                     "voicemail_silence_s": 2,
                     "retry_failed_phone_s": 30,
-                    "default_country_code": "7",
                     **ivr,
                 },
             }
@@ -275,16 +274,7 @@ async def running_lab(workdir: Path, db_dsn: str, **ivr: Any) -> AsyncIterator[L
         app = client.app
         for agent, user_id in agent_ids.items():
             await app[PHONES].set_agent(user_id, agent, f"secret-{agent}-x")
-        runtime = RoutingRuntime(
-            dsn=db_dsn,
-            pool=app[POOL],
-            bus=app[BUS],
-            config=RoutingConfig(),
-            timers=config.timers,
-            clock=clock.now,
-        )
-        await runtime.start()
-        stack.push_async_callback(runtime.close)
+        runtime = app[ROUTING]
         ami = await RawAmi.connect(asterisk)
         stack.push_async_callback(ami.close)
         registrar = ("127.0.0.1", settings.sip_port)
