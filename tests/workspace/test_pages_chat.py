@@ -1,0 +1,108 @@
+"""The operator page and the chat widget in a real headless Chromium: a visitor on a
+shop's site chats with an operator; what customers write is shown as text, never run."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, expect
+
+from server.keys import POOL
+from tests.harness.browser import chromium
+from tests.workspace.shop import origin_of, shop_site
+from tests.workspace.world import PASSWORD, SITE_KEY, World, running_world
+from text_channels.keys import TEXT_CHANNELS
+
+XSS_NAME = '<img src=x onerror="window.__pwned=1">Mallory'
+XSS_TEXT = "<script>window.__pwned=2</script><b>bold?</b>"
+
+
+@pytest.fixture(scope="module")
+async def world(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
+    async with running_world(db_dsn, tmp_path_factory.mktemp("pages-chat")) as world:
+        yield world
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    async with chromium() as browser:
+        yield browser
+
+
+async def operator_page(browser: Browser, world: World, username: str) -> Page:
+    context = await browser.new_context()
+    page = await context.new_page()
+    page.on("pageerror", lambda error: pytest.fail(f"operator page error: {error}"))
+    await page.goto(str(world.client.make_url("/")))
+    await page.fill("input[name=username]", username)
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    await expect(page.locator("#connection")).to_have_text("Connected")
+    return page
+
+
+async def test_a_visitor_and_an_operator_chat_through_widget_and_page(
+    world: World, browser: Browser, tmp_path: Path
+) -> None:
+    async with shop_site(str(world.client.make_url("/")), SITE_KEY) as shop:
+        await world.app[TEXT_CHANNELS].sites.put(
+            SITE_KEY, "Shop", world.department_id, [origin_of(shop)], None
+        )
+        operator = await operator_page(browser, world, "olga")
+        await operator.select_option("#status", "available")
+        await expect(operator.locator("#status")).to_have_value("available")
+        await world.status("oleg", "offline")
+
+        visitor = await (await browser.new_context()).new_page()
+        visitor.on("pageerror", lambda error: pytest.fail(f"shop page error: {error}"))
+        await visitor.goto(str(shop.make_url("/")))
+        await visitor.click(".launcher")
+        await visitor.fill(".composer textarea", "Hello, my lamp is broken")
+        await visitor.press(".composer textarea", "Enter")
+        await expect(visitor.locator(".msg.in[data-id]:not([data-id=''])")).to_have_count(1)
+        await expect(visitor.locator(".pending")).to_have_count(0)
+
+        await operator.locator("#offers .accept").first.click()
+        log = operator.locator(".chat-log")
+        await expect(log).to_contain_text("Hello, my lamp is broken")
+        await operator.fill("textarea[name=message]", "Sorry to hear that! Order number?")
+        await operator.press("textarea[name=message]", "Enter")
+        await expect(visitor.locator(".msg.out")).to_contain_text("Sorry to hear that!")
+
+        await visitor.fill(".composer textarea", "4711")
+        await visitor.press(".composer textarea", "Enter")
+        await expect(log.locator(".msg.in").last).to_contain_text("4711")
+
+        # What customers write is text on both pages, never markup or script.
+        async with world.app[POOL].acquire() as conn:
+            conversation = await conn.fetchrow(
+                "SELECT customer_id FROM conversations WHERE state = 'open' ORDER BY id DESC"
+            )
+            await conn.execute(
+                "UPDATE customers SET display_name = $2 WHERE id = $1",
+                conversation["customer_id"],
+                XSS_NAME,
+            )
+        await visitor.fill(".composer textarea", XSS_TEXT)
+        await visitor.press(".composer textarea", "Enter")
+        await expect(log.locator(".msg.in").last).to_contain_text(XSS_TEXT)
+        await operator.reload()
+        await expect(operator.locator("#connection")).to_have_text("Connected")
+        await operator.locator("#current li").first.click()
+        await expect(operator.locator("#customer .name")).to_have_text(XSS_NAME)
+        await expect(operator.locator(".chat-log .msg.in").last).to_contain_text(XSS_TEXT)
+        await expect(visitor.locator(".msg.in").last).to_contain_text(XSS_TEXT)
+        assert await operator.evaluate("window.__pwned") is None
+        assert await visitor.evaluate("window.__pwned") is None
+        assert await operator.locator("#work b, #work script, #customer img").count() == 0
+        await operator.screenshot(path=str(tmp_path / "operator.png"))
+        await visitor.screenshot(path=str(tmp_path / "visitor.png"))
+
+        await operator.click(".close-chat")
+        await expect(visitor.locator(".stars button")).to_have_count(5)
+        await visitor.click(".stars button[data-score='5']")
+        await expect(visitor.locator(".rating")).to_contain_text("Thank you")
+        await operator.click(".wrapup button[type=submit]")
+        await expect(operator.locator("#current li.empty")).to_have_count(1)
