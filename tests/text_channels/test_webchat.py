@@ -4,7 +4,6 @@ rate limiting, blocking, the offline form and the rating."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 from collections.abc import AsyncIterator
 
@@ -39,16 +38,8 @@ async def _chat_with(visitor: Visitor, operator: Operator, first: str) -> int:
     """The visitor writes; the operator accepts the offer. Returns the conversation id."""
     ack = await visitor.say(first)
     assert ack["type"] == "ack", ack
-    async with asyncio.timeout(10):
-        while True:
-            state = await operator.ok("GET", "/api/v1/workspace/state")
-            mine = [
-                o for o in state["offers"] if o["card"]["conversation_id"] == ack["conversation_id"]
-            ]
-            if mine:
-                break
-            await asyncio.sleep(0.05)
-    await operator.ok("POST", f"/api/v1/workspace/offers/{mine[0]['offer_id']}/accept")
+    offer = await operator.offer(lambda o: o["card"]["conversation_id"] == ack["conversation_id"])
+    await operator.ok("POST", f"/api/v1/workspace/offers/{offer['offer_id']}/accept")
     return ack["conversation_id"]
 
 

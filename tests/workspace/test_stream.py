@@ -3,7 +3,6 @@ after the reconnect — once, in order."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -16,16 +15,6 @@ from tests.workspace.world import World, running_world
 async def world(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[World]:
     async with running_world(db_dsn, tmp_path_factory.mktemp("stream")) as world:
         yield world
-
-
-async def _offer_for(world: World, username: str, timeout_s: float = 10.0) -> dict:
-    operator = next(o for o in world.operators if o.username == username)
-    async with asyncio.timeout(timeout_s):
-        while True:
-            state = await operator.ok("GET", "/api/v1/workspace/state")
-            if state["offers"]:
-                return state["offers"][0]
-            await asyncio.sleep(0.05)
 
 
 async def test_offers_and_messages_sent_while_the_socket_was_down_arrive_after_reconnect_once(
@@ -42,7 +31,7 @@ async def test_offers_and_messages_sent_while_the_socket_was_down_arrive_after_r
     visitor = world.visitor()
     await visitor.connect()
     assert (await visitor.say("hello, anyone?"))["type"] == "ack"
-    offer = await _offer_for(world, "olga")
+    offer = await olga.offer()
     assert offer["channel"] == "webchat"
     await olga.ok("POST", f"/api/v1/workspace/offers/{offer['offer_id']}/accept")
     assert (await visitor.say("my order is late"))["type"] == "ack"

@@ -135,11 +135,11 @@ class Operator:
         async with self.http.request(
             method, self.url(path), json=body, headers=headers, **kwargs
         ) as response:
-            text = await response.text()
+            body = await response.read()
             try:
-                return response.status, json.loads(text)
+                return response.status, json.loads(body)
             except ValueError:
-                return response.status, text
+                return response.status, body
 
     async def ok(self, method: str, path: str, body: Any = None) -> Any:
         status, data = await self.call(method, path, body)
@@ -154,6 +154,16 @@ class Operator:
         socket = Socket(ws).start()
         await socket.inbox.wait_for(lambda m: m.get("type") == "hello")
         return socket
+
+    async def offer(self, check: Callable[[Message], bool] = lambda _o: True) -> Message:
+        """The first open offer (with its card) that passes ``check``, once there is one."""
+        async with asyncio.timeout(10):
+            while True:
+                state = await self.ok("GET", "/api/v1/workspace/state")
+                offers = [o for o in state["offers"] if check(o)]
+                if offers:
+                    return offers[0]
+                await asyncio.sleep(0.05)
 
     async def available(self) -> None:
         await self.ok("PUT", "/api/v1/workspace/status", {"status": "available"})
