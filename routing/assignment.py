@@ -91,6 +91,11 @@ class Assigner:
         return result
 
     async def _assign(self, conn: asyncpg.Connection, now: datetime) -> BatchResult:
+        # The queue first: a batch woken for nothing new (the other router's batch took
+        # it) ends after one cheap read, without reading every free agent.
+        page = await repository.waiting_page(conn, None, None, None, self._config.page_size, now)
+        if not page:
+            return BatchResult()
         rows = await repository.free_agents(conn)
         if not rows:
             return BatchResult()
@@ -103,13 +108,13 @@ class Assigner:
         matcher = Matcher(agents, settings, now, self._rng)
         assignments: list[Assignment] = []
         waiting_by_id: dict[int, WaitingInteraction] = {}
-        after: tuple[datetime, int] | None = None
         scanned = 0
         while True:
-            page = await repository.waiting_page(
-                conn, sorted(department_ids), sorted(channels), after, self._config.page_size, now
-            )
-            waiting = [_waiting(r) for r in page]
+            waiting = [
+                _waiting(r)
+                for r in page
+                if r["department_id"] in department_ids and r["channel"] in channels
+            ]
             waiting_by_id.update((w.interaction_id, w) for w in waiting)
             assignments += matcher.match(waiting)
             scanned += len(page)
@@ -120,7 +125,15 @@ class Assigner:
                 or matcher.exhausted
             ):
                 break
-            after = (page[-1]["rank_at"], page[-1]["id"])
+            # Further back, only what some agent with room could take.
+            page = await repository.waiting_page(
+                conn,
+                sorted(department_ids),
+                sorted(channels),
+                (page[-1]["rank_at"], page[-1]["id"]),
+                self._config.page_size,
+                now,
+            )
         if not assignments:
             return BatchResult()
         events = await self._write(conn, assignments, waiting_by_id, settings, now)

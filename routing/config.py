@@ -23,5 +23,7 @@ class RoutingConfig(BaseModel):
     # Estimated waits: the handle time assumed without history, and the history used.
     default_handle_time_s: float = Field(180.0, gt=0)
     handle_time_sample: int = Field(50, ge=1, le=10_000)
-    # The NOTIFY channel events travel on between processes.
+    # The NOTIFY channel events travel on between processes, and how long a process
+    # gathers its events into one notification (every notification costs every process).
     notify_channel: str = Field("switchboard_events", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
+    notify_window_s: float = Field(0.002, ge=0, le=1)

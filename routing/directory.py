@@ -68,10 +68,13 @@ class _Profile:
 
 
 class AgentProfiles:
-    """Departments, skills and cost overrides of agents, by profile version."""
+    """Departments, skills and cost overrides of agents, by profile version; and the
+    last FreeAgent built for each agent, reused while its row has not changed (most
+    free agents have not changed since the previous batch)."""
 
     def __init__(self) -> None:
         self._profiles: dict[int, _Profile] = {}
+        self._agents: dict[int, tuple[tuple[object, ...], FreeAgent]] = {}
 
     async def free_agents(
         self, conn: asyncpg.Connection, rows: Sequence[asyncpg.Record]
@@ -92,19 +95,25 @@ class AgentProfiles:
                 )
         agents = []
         for r in rows:
-            profile = self._profiles.get(r["user_id"])
+            agent_id = r["user_id"]
+            profile = self._profiles.get(agent_id)
             if profile is None:
                 continue
-            agents.append(
-                FreeAgent(
-                    agent_id=r["user_id"],
-                    capacity=r["capacity"],
-                    load=r["load"],
-                    departments=profile.departments,
-                    skills=profile.skills,
-                    costs=profile.costs,
-                    idle_since=r["idle_since"],
-                    last_offer_at=r["last_offer_at"],
-                )
+            key = tuple(r.values())
+            cached = self._agents.get(agent_id)
+            if cached is not None and cached[0] == key:
+                agents.append(cached[1])
+                continue
+            agent = FreeAgent(
+                agent_id=agent_id,
+                capacity=r["capacity"],
+                load=r["load"],
+                departments=profile.departments,
+                skills=profile.skills,
+                costs=profile.costs,
+                idle_since=r["idle_since"],
+                last_offer_at=r["last_offer_at"],
             )
+            self._agents[agent_id] = (key, agent)
+            agents.append(agent)
         return agents

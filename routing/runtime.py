@@ -44,7 +44,12 @@ class RoutingRuntime:
     ) -> None:
         self._bus = bus
         self.relay = EventRelay(
-            dsn, bus, EventCodec(event_types), channel=config.notify_channel, receive=receive
+            dsn,
+            bus,
+            EventCodec(event_types),
+            channel=config.notify_channel,
+            receive=receive,
+            batch_window_s=config.notify_window_s,
         )
         self.outbox = EventOutbox(self.relay.publish)
         self.directory = DepartmentDirectory()
