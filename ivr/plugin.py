@@ -32,7 +32,7 @@ from .timeline import IvrTimeline
 
 def ivr_config(app: web.Application) -> IvrConfig:
     # Config.ivr is added by the server's configuration; the defaults serve until then.
-    return getattr(app[CONFIG], "ivr", None) or IvrConfig()
+    return app[CONFIG].ivr
 
 
 async def _ivr(app: web.Application) -> AsyncIterator[None]:

@@ -181,6 +181,7 @@ def _row_json(row: asyncpg.Record) -> dict[str, Any]:
         "talk_seconds": round(row["talk_seconds"], 3),
         "disposition": row["disposition"],
         "outcome": row["outcome"],
+        "ivr_path": list(row["ivr_path"] or []),
         "hangup_by": row["hangup_by"],
         "hangup_cause": row["hangup_cause"],
         "hangup_cause_text": row["hangup_cause_text"],

@@ -14,7 +14,7 @@ _COLUMNS = """id, call_id, caller_number, caller_name, caller_channel, destinati
     answered_by_number, answered_by_name, answered_by_channel, started_at, answered_at,
     ended_at, ring_seconds, talk_seconds, disposition, hangup_by, hangup_cause,
     hangup_cause_text, transfers, channels, endpoints, closed_by_resync, outcome,
-    recording_id, interaction_id"""
+    ivr_path, recording_id, interaction_id"""
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from ivr.config import IvrConfig
 from recording.config import RecordingConfig
 
 ENV_PREFIX = "SWITCHBOARD_"
@@ -149,6 +150,7 @@ class Config(_Section):
     demo: DemoConfig = DemoConfig()
     logging: LoggingConfig = LoggingConfig()
     recording: RecordingConfig = RecordingConfig()
+    ivr: IvrConfig = IvrConfig()
 
     def replace(self, **sections: dict[str, Any]) -> Config:
         """A copy with some keys of some sections changed (validated again)."""
