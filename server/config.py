@@ -24,8 +24,10 @@ from pydantic import (
     model_validator,
 )
 
+from crm_connectors.config import CustomersConfig
 from ivr.config import IvrConfig
 from recording.config import RecordingConfig
+from routing.config import RoutingConfig
 
 ENV_PREFIX = "SWITCHBOARD_"
 
@@ -151,6 +153,8 @@ class Config(_Section):
     logging: LoggingConfig = LoggingConfig()
     recording: RecordingConfig = RecordingConfig()
     ivr: IvrConfig = IvrConfig()
+    routing: RoutingConfig = RoutingConfig()
+    customers: CustomersConfig = CustomersConfig()
 
     def replace(self, **sections: dict[str, Any]) -> Config:
         """A copy with some keys of some sections changed (validated again)."""
