@@ -16,6 +16,7 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestClient
 
+from ivr.config import IvrConfig
 from routing.keys import ROUTING
 from routing.models import AgentProfile
 from routing.settings import DepartmentSettings
@@ -40,10 +41,13 @@ class WorldConfig(Config):
 
     text_channels: TextChannelsConfig = TextChannelsConfig()
     workspace: WorkspaceConfig = WorkspaceConfig()
+    ivr: IvrConfig = IvrConfig()
 
 
-def world_config(db_dsn: str, data_dir: Path, **sections: Any) -> WorldConfig:
-    base = make_config(db_dsn, data_dir, timers=TIMERS)
+def world_config(
+    db_dsn: str, data_dir: Path, base: Config | None = None, **sections: Any
+) -> WorldConfig:
+    base = base or make_config(db_dsn, data_dir, timers=TIMERS)
     sections.setdefault("text_channels", TEXT_LIMITS)
     return WorldConfig.model_validate({**base.model_dump(), **sections})
 
@@ -249,6 +253,12 @@ class World:
         async with self.app[POOL].acquire() as conn:
             await self.app[ROUTING].service.set_agent_status(conn, self.users[username], status)
 
+    async def close_clients(self) -> None:
+        for visitor in self.visitors:
+            await visitor.close()
+        for operator in self.operators:
+            await operator.close()
+
     async def close_all_chats(self) -> None:
         """End every open conversation, so agents start the next test with room."""
         async with self.app[POOL].acquire() as conn:
@@ -296,8 +306,5 @@ async def running_world(db_dsn: str, data_dir: Path, **kwargs: Any) -> AsyncIter
     try:
         yield world
     finally:
-        for visitor in world.visitors:
-            await visitor.close()
-        for operator in world.operators:
-            await operator.close()
+        await world.close_clients()
         await world.client.close()
