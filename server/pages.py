@@ -1,4 +1,4 @@
-"""The login page, the home page and their static files."""
+"""The login page, the operator page (home), the admin pages and their static files."""
 
 from __future__ import annotations
 
@@ -38,6 +38,11 @@ async def home_page(request: web.Request) -> web.Response:
     return _file("home.html")
 
 
+@requires_role("admin")
+async def admin_page(request: web.Request) -> web.Response:
+    return _file("admin.html")
+
+
 @anonymous
 async def static_file(request: web.Request) -> web.Response:
     name = request.match_info["name"]
@@ -52,4 +57,5 @@ async def static_file(request: web.Request) -> web.Response:
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/login", login_page)
     app.router.add_get("/", home_page)
+    app.router.add_get("/admin", admin_page)
     app.router.add_get("/static/{name}", static_file)

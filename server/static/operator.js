@@ -19,6 +19,10 @@ const S = {
 const $ = (id) => document.getElementById(id);
 let stream = null;
 let typingSentAt = 0;
+// What the work and customer panes show now: they are drawn again only when it changes,
+// so a stream item never takes the focus or a half-typed answer away.
+let workKey = "";
+let customerKey = "";
 
 // --- helpers ----------------------------------------------------------------------------
 
@@ -118,7 +122,12 @@ async function onItem(item) {
         offer.ringing = true;
       }
       S.selected = {kind: "offer", id: data.offer_id};
-      showCustomer(data, {ringing: true});
+      if (offer) {
+        renderCustomer();
+      } else {
+        customerKey = "";
+        showCustomer(data, {ringing: true});
+      }
       renderLists();
       renderWork();
       break;
@@ -126,6 +135,11 @@ async function onItem(item) {
     case "offer_accepted": {
       const offer = S.offers.get(data.offer_id);
       S.offers.delete(data.offer_id);
+      if (S.items.has(data.interaction_id)) {
+        // Accepted on this page a moment ago.
+        renderLists();
+        break;
+      }
       const card = offer?.card?.customer ? offer.card : await cardOf(data.interaction_id);
       const entry = {interaction_id: data.interaction_id, channel: data.channel, state: "accepted",
         card, wrapupUntil: null, wrapped: false};
@@ -253,7 +267,12 @@ function selectedEntry() {
 
 function renderCustomer() {
   const entry = selectedEntry();
-  showCustomer(entry?.card, {ringing: Boolean(entry?.ringing)});
+  const card = entry?.card;
+  const key = JSON.stringify([S.selected, Boolean(entry?.ringing), card?.customer?.id, card?.customer?.name,
+    card?.customer?.tags, card?.timeline?.length, card?.waited_s, language()]);
+  if (key === customerKey) return;
+  customerKey = key;
+  showCustomer(card, {ringing: Boolean(entry?.ringing)});
 }
 
 function showCustomer(card, {ringing}) {
@@ -313,9 +332,13 @@ function renderTags(card) {
 }
 
 function renderWork() {
+  const entry = selectedEntry();
+  const chat = entry?.card?.conversation_id ? S.chats.get(entry.card.conversation_id) : null;
+  const key = JSON.stringify([S.selected, entry?.state, Boolean(entry?.card), chat?.state, entry?.wrapupUntil, language()]);
+  if (key === workKey) return;
+  workKey = key;
   const pane = $("work");
   pane.textContent = "";
-  const entry = selectedEntry();
   if (!entry) return;
   if (S.selected.kind === "offer") {
     pane.append(el("h2", {text: `${t(`channel_${entry.channel}`)} — ${entry.card ? customerName(entry.card) : ""}`}));
@@ -332,7 +355,6 @@ function renderWork() {
   }
   pane.append(el("h2", {text: `${t(`channel_${entry.channel}`)} — ${customerName(entry.card)}`}));
   if (entry.channel === "voice" || entry.channel === "callback") pane.append(callControls(entry));
-  const chat = entry.card?.conversation_id ? S.chats.get(entry.card.conversation_id) : null;
   if (chat) pane.append(chatPanel(entry, chat));
   if (entry.state === "wrap_up" || entry.state === "closed" || entry.state === "completed") pane.append(wrapupForm(entry));
 }
@@ -390,6 +412,8 @@ function chatPanel(entry, chat) {
 
 function composer(chat) {
   const text = el("textarea", {name: "message", "aria-label": t("message"), placeholder: t("message"), maxlength: "4000"});
+  text.value = chat.draft || "";
+  text.addEventListener("input", () => { chat.draft = text.value; });
   const file = el("input", {type: "file", name: "file", "aria-label": t("attach")});
   const canned = el("select", {name: "canned", "aria-label": t("canned")},
     el("option", {value: "", text: t("canned")}),
@@ -406,11 +430,12 @@ function composer(chat) {
       form.append("text", text.value);
       form.append("file", file.files[0]);
       const sent = await act(() => api("POST", `/api/v1/workspace/chats/${chat.id}/attachments`, form));
-      if (sent) { chat.messages.set(sent.id, sent); file.value = ""; text.value = ""; renderChatLog(chat); }
+      if (sent) { chat.messages.set(sent.id, sent); file.value = ""; text.value = ""; chat.draft = ""; renderChatLog(chat); }
       return;
     }
     const body = text.value.trim();
     if (!body) return;
+    chat.draft = "";
     const ref = `op${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
     const sent = await act(() => api("POST", `/api/v1/workspace/chats/${chat.id}/messages`, {text: body, ref}));
     if (sent) {

@@ -266,6 +266,20 @@ class World:
         for row in rows:
             await self.app[TEXT_CHANNELS].conversations.close(row["id"], "system")
 
+    async def until_free(self, username: str, timeout_s: float = 15.0) -> None:
+        """Until the agent holds nothing (a call's wrap-up runs out on its own)."""
+        async with asyncio.timeout(timeout_s):
+            while True:
+                async with self.app[POOL].acquire() as conn:
+                    held = await conn.fetchval(
+                        """SELECT count(*) FROM interactions
+                           WHERE agent_id = $1 AND state IN ('accepted', 'wrap_up')""",
+                        self.users[username],
+                    )
+                if not held:
+                    return
+                await asyncio.sleep(0.1)
+
     async def interaction(self, interaction_id: int) -> Any:
         async with self.app[POOL].acquire() as conn:
             return await conn.fetchrow("SELECT * FROM interactions WHERE id = $1", interaction_id)

@@ -17,6 +17,8 @@ from text_channels.keys import TEXT_CHANNELS
 
 XSS_NAME = '<img src=x onerror="window.__pwned=1">Mallory'
 XSS_TEXT = "<script>window.__pwned=2</script><b>bold?</b>"
+# Script errors of every page of this module; none is expected.
+PAGE_ERRORS: list[object] = []
 
 
 @pytest.fixture(scope="module")
@@ -34,7 +36,7 @@ async def browser() -> AsyncIterator[Browser]:
 async def operator_page(browser: Browser, world: World, username: str) -> Page:
     context = await browser.new_context()
     page = await context.new_page()
-    page.on("pageerror", lambda error: pytest.fail(f"operator page error: {error}"))
+    page.on("pageerror", lambda error: PAGE_ERRORS.append(error))
     await page.goto(str(world.client.make_url("/")))
     await page.fill("input[name=username]", username)
     await page.fill("input[name=password]", PASSWORD)
@@ -56,7 +58,7 @@ async def test_a_visitor_and_an_operator_chat_through_widget_and_page(
         await world.status("oleg", "offline")
 
         visitor = await (await browser.new_context()).new_page()
-        visitor.on("pageerror", lambda error: pytest.fail(f"shop page error: {error}"))
+        visitor.on("pageerror", lambda error: PAGE_ERRORS.append(error))
         await visitor.goto(str(shop.make_url("/")))
         await visitor.click(".launcher")
         await visitor.fill(".composer textarea", "Hello, my lamp is broken")
@@ -106,3 +108,68 @@ async def test_a_visitor_and_an_operator_chat_through_widget_and_page(
         await expect(visitor.locator(".rating")).to_contain_text("Thank you")
         await operator.click(".wrapup button[type=submit]")
         await expect(operator.locator("#current li.empty")).to_have_count(1)
+        assert PAGE_ERRORS == []
+
+
+async def test_an_admin_sets_up_an_agent_department_profile_canned_response_and_site(
+    world: World, browser: Browser, tmp_path: Path
+) -> None:
+    page = await (await browser.new_context()).new_page()
+    page.on("pageerror", lambda error: PAGE_ERRORS.append(error))
+    await page.goto(str(world.client.make_url("/admin")))
+    await page.fill("input[name=username]", "ada")
+    await page.fill("input[name=password]", PASSWORD)
+    await page.click("button[type=submit]")
+    section = page.locator("#section")
+    toast = page.locator("#toast")
+
+    await section.locator("form.new-user input[name=username]").fill("nika")
+    await section.locator("form.new-user input[name=display_name]").fill("Ника")
+    await section.locator("form.new-user input[name=password]").fill("correct-horse-2")
+    await section.locator("form.new-user button").click()
+    await expect(section.locator("table")).to_contain_text("Ника")
+
+    await page.click("[data-tab=agents]")
+    await section.locator("form.agent select[name=user]").select_option(label="nika (5)")
+    await section.locator("form.agent input[name=sip_endpoint]").fill("1109")
+    await section.locator("form.agent button").click()
+    await expect(section.locator("form.agent .embed")).to_contain_text("1109: ")
+
+    await page.click("[data-tab=departments]")
+    await section.locator("form.department input[name=name]").fill("sales")
+    await section.locator("form.department textarea").fill('{"channel_costs": {"webchat": 900000}}')
+    await section.locator("form.department button").click()
+    await expect(toast).to_contain_text("settings.channel_costs")
+    await section.locator("form.department textarea").fill('{"channel_costs": {"webchat": 25}}')
+    await section.locator("form.department button").click()
+    await expect(section.locator("table")).to_contain_text("sales")
+
+    await page.click("[data-tab=profiles]")
+    form = section.locator("form.profile")
+    await form.locator("select[name=agent]").select_option(label="nika")
+    await form.locator("input[name=capacity]").fill("120")
+    await form.locator("textarea[name=channel_costs]").fill('{"webchat": 30}')
+    await form.locator("textarea[name=skills]").fill('{"english": 3}')
+    await form.get_by_label("sales").check()
+    await form.locator("button[type=submit]").click()
+    await expect(section.locator("table")).to_contain_text("english")
+    await expect(section.locator("table")).to_contain_text("120")
+
+    await page.click("[data-tab=canned]")
+    await section.locator("form.canned input[name=title]").fill("Greeting")
+    await section.locator("form.canned textarea").fill("Hello! How can I help?")
+    await section.locator("form.canned button").click()
+    await expect(section.locator("table")).to_contain_text("Hello! How can I help?")
+
+    await page.click("[data-tab=sites]")
+    await section.locator("form.site input[name=name]").fill("Blog")
+    await section.locator("form.site input[name=allowed_origins]").fill("https://blog.example")
+    await section.locator("form.site button").click()
+    await expect(section.locator("table .embed").last).to_contain_text("/webchat/widget.js")
+    await page.screenshot(path=str(tmp_path / "admin.png"))
+
+    # Operators have no admin page.
+    olga = await world.operator("olga")
+    status, _ = await olga.call("GET", "/admin")
+    assert status == 403
+    assert PAGE_ERRORS == []
