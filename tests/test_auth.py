@@ -204,11 +204,16 @@ def test_every_route_is_anonymous_by_declaration_or_role_protected(tmp_path: Pat
         for route in app.router.routes()
         if access_of(route.handler) == ANONYMOUS
     }
+    # Anonymous by decision: health, metrics, login, static files, and the public
+    # endpoints of the visitors' web-chat widget (checked by site key and origin).
     assert anonymous_paths <= {
         "/healthz",
         "/metrics",
         "/api/v1/auth/login",
         "/login",
         "/static/{name}",
+        "/webchat/widget.js",
+        "/api/v1/webchat/ws",
+        "/api/v1/webchat/attachments/{attachment_id}",
     }
     assert isinstance(app, web.Application)
