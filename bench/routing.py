@@ -585,8 +585,13 @@ def main() -> None:
         began = time.perf_counter()
         dsn, tracked, plan = asyncio.run(_setup(admin_dsn, embedded))
         log(f"setup {time.perf_counter() - began:.1f}s; commit timestamps: {tracked}")
+        # The machine may be shared: its load when the measurement starts.
+        log(f"load average before the run: {os.getloadavg()}")
         baseline = run_baseline(dsn)
-        log(f"baseline {baseline:.0f}/s on {ROUTERS} connections")
+        log(
+            f"baseline {baseline:.0f}/s on {ROUTERS} connections (one per router), "
+            "synchronous_commit as the server has it (on) for both"
+        )
         reports = run_queue(dsn, plan)
         log(f"workers: {reports}")
         rows = asyncio.run(read_log(dsn, tracked))
