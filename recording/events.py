@@ -35,3 +35,19 @@ class TranscriptReady:
     recording_id: int
     call_id: str | None
     words: int
+
+
+@dataclass(frozen=True)
+class RecordingLinked:
+    """A stored recording is now the recording of its call in the journal: what the
+    customer's timeline notes (``customer_id`` when routing knew the customer, else the
+    caller's number to resolve them by)."""
+
+    recording_id: int
+    call_row_id: int
+    call_id: str
+    call_started_at: datetime
+    customer_id: int | None
+    caller_number: str | None
+    duration_s: float
+    at: datetime

@@ -1,5 +1,6 @@
 """The background work of recording in a server process: crash recovery, the
-transcription queue (woken by NOTIFY, polled as a fallback), retention on schedule.
+transcription queue and the journal links (both woken by NOTIFY, polled as a
+fallback), retention on schedule.
 
 Every job is safe to run in several server processes at once (the row locks in
 ``repository`` see to that), so each process simply runs all of them.
@@ -8,6 +9,7 @@ Every job is safe to run in several server processes at once (the row locks in
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import datetime
@@ -15,9 +17,13 @@ from datetime import datetime
 import asyncpg
 
 from .config import RecordingConfig
+from .linking import LINK_CHANNEL, RecordingLinker
 from .services import TRANSCRIPTION_CHANNEL, RecordingService, TranscriptionService
 
 log = logging.getLogger("recording.jobs")
+
+# A missed journal notification (the listening connection was down) is caught this late.
+_LINK_POLL_S = 60.0
 
 
 class RecordingJobs:
@@ -26,24 +32,39 @@ class RecordingJobs:
         dsn: str,
         recordings: RecordingService,
         transcription: TranscriptionService | None,
+        linker: RecordingLinker,
         config: RecordingConfig,
         clock: Callable[[], datetime],
     ) -> None:
         self._dsn = dsn
         self._recordings = recordings
         self._transcription = transcription
+        self._linker = linker
         self._config = config
         self._now = clock
-        self._wake = asyncio.Event()
+        self._transcription_wake = asyncio.Event()
+        self._link_wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
     async def start(self) -> None:
+        # LISTEN needs a connection of its own: the pool UNLISTENs on release.
+        self._listener = await asyncpg.connect(self._dsn)
+        await self._listener.add_listener(LINK_CHANNEL, self._on_link_notify)
+        self._tasks.append(
+            asyncio.create_task(
+                self._woken(self._link_wake, _LINK_POLL_S, self._linker.link_pending),
+                name="recording-link",
+            )
+        )
         if self._transcription is not None:
-            # LISTEN needs a connection of its own: the pool UNLISTENs on release.
-            self._listener = await asyncpg.connect(self._dsn)
             await self._listener.add_listener(TRANSCRIPTION_CHANNEL, self._on_notify)
-            self._tasks.append(asyncio.create_task(self._transcribe(), name="recording-transcribe"))
+            transcribe = self._woken(
+                self._transcription_wake,
+                self._config.transcription_poll_s,
+                self._transcription.run_pending,
+            )
+            self._tasks.append(asyncio.create_task(transcribe, name="recording-transcribe"))
         self._tasks += [
             asyncio.create_task(
                 self._every(self._config.abandoned_after_s, self._recover), name="recording-recover"
@@ -64,23 +85,33 @@ class RecordingJobs:
             self._listener = None
 
     def _on_notify(self, *_: object) -> None:
-        self._wake.set()
+        self._transcription_wake.set()
 
-    async def _transcribe(self) -> None:
-        assert self._transcription is not None
+    def _on_link_notify(self, *_: object) -> None:
+        self._link_wake.set()
+
+    @staticmethod
+    async def _woken(
+        wake: asyncio.Event, poll_s: float, job: Callable[[], Awaitable[object]]
+    ) -> None:
+        """Run ``job`` now, then at every wake-up, and every ``poll_s`` at the latest."""
         while True:
-            self._wake.clear()
+            wake.clear()
             try:
-                await self._transcription.run_pending()
+                await job()
             except Exception:
                 # The loop outlives any one failure (database restart, a bug on one
-                # recording); the queue in the table is still there for the next run.
-                log.exception("transcription queue run failed; retrying on the next wake-up")
+                # recording); the work in the table is still there for the next run.
+                log.exception(
+                    "recording job %s failed; retrying on the next wake-up",
+                    getattr(job, "__qualname__", job),
+                )
             # A notification is only a wake-up; the poll catches any that was missed.
-            try:
-                await asyncio.wait_for(self._wake.wait(), self._config.transcription_poll_s)
-            except TimeoutError:
-                pass
+            # (Not wait_for: on Python 3.11 it swallows a cancellation that comes as the
+            # wake-up does, and close() would then wait out the whole poll.)
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(poll_s):
+                    await wake.wait()
 
     async def _recover(self) -> None:
         await self._recordings.recover()

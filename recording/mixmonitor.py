@@ -25,8 +25,9 @@ __all__ = [
 RECORDING_VARIABLE = "SWITCHBOARD_RECORDING"
 
 # Options are parsed by Asterisk: parentheses end r()/t(), commas and pipes split
-# arguments, quotes and backslashes are unescaped.
-_OPTION_UNSAFE = re.compile(r"""[(),|"'\\\s]""")
+# arguments, quotes and backslashes are unescaped, ``$`` starts a variable. Spaces are
+# fine (checked on Asterisk 22).
+_OPTION_UNSAFE = re.compile(r"""[(),|"'\\$\x00-\x1f]""")
 
 
 class UnsafeLegPath(ValueError):
@@ -37,8 +38,9 @@ def check_spool(spool_dir: Path) -> Path:
     """The spool directory, refused if its path cannot be given to MixMonitor."""
     if not spool_dir.is_absolute() or _OPTION_UNSAFE.search(str(spool_dir)):
         raise UnsafeLegPath(
-            f"recording spool_dir {str(spool_dir)!r} must be an absolute path without "
-            "spaces, quotes, backslashes, commas, pipes or parentheses (MixMonitor options)"
+            f"recording spool_dir {str(spool_dir)!r} must be an absolute path without quotes, "
+            "backslashes, commas, pipes, parentheses, $ or control characters (it is passed "
+            "in MixMonitor's options)"
         )
     return spool_dir
 

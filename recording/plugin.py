@@ -1,4 +1,5 @@
-"""Wiring of recording into the app: the services and their background jobs.
+"""Wiring of recording into the app: the services, the journal linker and the
+background jobs.
 
 Needs ``Config.recording`` (a :class:`recording.config.RecordingConfig`). With
 ``transcribe`` on, the worker processes load the model at start-up.
@@ -15,6 +16,8 @@ from aiohttp import web
 from server.keys import BUS, CLOCK, CONFIG, POOL
 
 from .jobs import RecordingJobs
+from .linking import RecordingLinker
+from .mixmonitor import check_spool
 from .services import RecordingService, TranscriptionService
 from .storage import LocalDirectoryStore
 from .transcription import Transcriber
@@ -31,10 +34,10 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
     data_dir = Path(config.server.data_dir)
     now = app[CLOCK].now
     store = LocalDirectoryStore(settings.storage_path(data_dir))
-    spool = settings.spool_path(data_dir)
+    spool = check_spool(settings.spool_path(data_dir).resolve())
     spool.mkdir(parents=True, exist_ok=True)
-    publish = app[BUS].publish
-    recordings = RecordingService(app[POOL], store, settings, spool, now, publish)
+    bus = app[BUS]
+    recordings = RecordingService(app[POOL], store, settings, spool, now, bus.publish)
     transcriber = None
     transcription = None
     if settings.transcribe and settings.model_path is None:
@@ -42,14 +45,19 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
     elif settings.transcribe and settings.model_path is not None:
         transcriber = Transcriber(settings.model_path, settings.workers)
         await transcriber.start()
-        transcription = TranscriptionService(app[POOL], store, transcriber, settings, now, publish)
+        transcription = TranscriptionService(
+            app[POOL], store, transcriber, settings, now, bus.publish
+        )
     app[RECORDINGS] = recordings
     app[TRANSCRIPTION] = transcription
+    linker = RecordingLinker(app[POOL], now, bus.publish)
+    unsubscribe_linker = linker.subscribe(bus.subscribe)
     jobs = RecordingJobs(
-        config.database.url.get_secret_value(), recordings, transcription, settings, now
+        config.database.url.get_secret_value(), recordings, transcription, linker, settings, now
     )
     await jobs.start()
     yield
+    unsubscribe_linker()
     await jobs.close()
     if transcriber is not None:
         await transcriber.close()

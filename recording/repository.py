@@ -18,6 +18,7 @@ _NAMES = (
     "failure_reason", "ended_at", "storage_key", "format", "sample_rate", "duration_s",
     "size_bytes", "sha256", "converted_at", "deleted_at", "transcription_state",
     "transcription_error", "transcription_attempts", "transcription_lease_until", "created_at",
+    "call_started_at", "customer_id", "linked_at",
 )  # fmt: skip
 _COLUMNS = ", ".join(_NAMES)
 # The same, qualified, for queries that join other tables.
@@ -48,6 +49,10 @@ class Recording:
     transcription_attempts: int
     transcription_lease_until: datetime | None
     created_at: datetime
+    # The journal row of the call is the one with (call_id, call_started_at).
+    call_started_at: datetime | None
+    customer_id: int | None
+    linked_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -69,6 +74,41 @@ class SearchHit:
     offset_s: float  # where in the recording the phrase was said
     snippet: str
     speaker: str
+    call_started_at: datetime | None = None
+    # The call journal's row, when the call is in the journal.
+    call_row_id: int | None = None
+
+
+@dataclass(frozen=True)
+class CallView:
+    """A recording with what access to it depends on: its call in the journal."""
+
+    recording: Recording
+    call_row_id: int | None
+    # The endpoints that took part in the call (the journal's rule for operators);
+    # None while (or if ever) the call has no journal row.
+    call_endpoints: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class Transcript:
+    model: str
+    word_count: int
+    segments: list[dict[str, Any]]
+    created_at: datetime
+
+
+@dataclass(frozen=True)
+class Linked:
+    """A stored recording just linked to its journal row."""
+
+    recording_id: int
+    call_row_id: int
+    call_id: str
+    call_started_at: datetime
+    customer_id: int | None
+    caller_number: str | None
+    duration_s: float
 
 
 def _recording(row: asyncpg.Record | None) -> Recording | None:
@@ -91,17 +131,46 @@ async def insert_raw(
     customer_leg: str,
     agent_leg: str,
     created_at: datetime,
+    call_started_at: datetime | None = None,
+    customer_id: int | None = None,
 ) -> Recording:
     row = await conn.fetchrow(
-        f"""INSERT INTO recordings (call_id, department_id, customer_leg, agent_leg, created_at)
-            VALUES ($1, $2, $3, $4, $5) RETURNING {_COLUMNS}""",
+        f"""INSERT INTO recordings (call_id, department_id, customer_leg, agent_leg, created_at,
+                call_started_at, customer_id)
+            VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING {_COLUMNS}""",
         call_id,
         department_id,
         customer_leg,
         agent_leg,
         created_at,
+        call_started_at,
+        customer_id,
     )
     return Recording(**dict(row))
+
+
+async def adopt_live(
+    conn: asyncpg.Connection, recording_id: int, call_id: str, call_started_at: datetime
+) -> Recording | None:
+    """A recording still being written for this call, now known by this call start
+    (a restarted server's tracker dates the call from when it found it)."""
+    row = await conn.fetchrow(
+        f"""UPDATE recordings SET call_started_at = $3
+            WHERE id = $1 AND call_id = $2 AND state = 'raw' AND ended_at IS NULL
+            RETURNING {_COLUMNS}""",
+        recording_id,
+        call_id,
+        call_started_at,
+    )
+    return _recording(row)
+
+
+async def agent_endpoints(conn: asyncpg.Connection, endpoints: Sequence[str]) -> set[str]:
+    """Those of ``endpoints`` that are agents' phones."""
+    rows = await conn.fetch(
+        "SELECT sip_endpoint FROM agents WHERE sip_endpoint = ANY($1::text[])", list(endpoints)
+    )
+    return {r["sip_endpoint"] for r in rows}
 
 
 async def set_ended(conn: asyncpg.Connection, recording_id: int, ended_at: datetime) -> None:
@@ -295,38 +364,108 @@ async def save_transcript(
     )
 
 
-async def get_transcript_segments(
-    conn: asyncpg.Connection, recording_id: int
-) -> list[dict[str, Any]] | None:
-    raw = await conn.fetchval(
-        "SELECT segments FROM transcripts WHERE recording_id = $1", recording_id
+async def get_transcript(conn: asyncpg.Connection, recording_id: int) -> Transcript | None:
+    row = await conn.fetchrow(
+        "SELECT model, word_count, segments, created_at FROM transcripts WHERE recording_id = $1",
+        recording_id,
     )
-    return None if raw is None else json.loads(raw)
+    if row is None:
+        return None
+    return Transcript(
+        row["model"], row["word_count"], json.loads(row["segments"]), row["created_at"]
+    )
+
+
+# The recording's call in the journal: the precise reference, as the journal is unique
+# on (call_id, started_at) only.
+_CALL_OF_RECORDING = "c.call_id = r.call_id AND c.started_at = r.call_started_at"
+
+
+async def get_with_call(conn: asyncpg.Connection, recording_id: int) -> CallView | None:
+    row = await conn.fetchrow(
+        f"""SELECT {_R_COLUMNS}, c.id AS call_row_id, c.endpoints AS call_endpoints
+            FROM recordings r LEFT JOIN calls c ON {_CALL_OF_RECORDING}
+            WHERE r.id = $1""",
+        recording_id,
+    )
+    if row is None:
+        return None
+    data = dict(row)
+    call_row_id = data.pop("call_row_id")
+    endpoints = data.pop("call_endpoints")
+    return CallView(Recording(**data), call_row_id, None if endpoints is None else tuple(endpoints))
+
+
+async def link_pending(conn: asyncpg.Connection, now: datetime) -> list[Linked]:
+    """Link every stored recording whose journal row exists now, and claim each link.
+
+    A recording is linked once (``linked_at``): concurrent runs in several processes
+    wait on the row lock and then find it taken, so each link is reported once. A
+    call keeps the first recording linked to it.
+    """
+    rows = await conn.fetch(
+        f"""WITH claimed AS (
+                UPDATE recordings r SET linked_at = $1
+                FROM calls c
+                WHERE r.state = 'converted' AND r.linked_at IS NULL
+                  AND r.call_started_at IS NOT NULL AND {_CALL_OF_RECORDING}
+                  AND c.recording_id IS NULL
+                RETURNING r.id, c.id AS call_row_id, r.call_id, r.call_started_at,
+                    r.customer_id, c.caller_number, r.duration_s
+            ), linked AS (
+                UPDATE calls c SET recording_id = claimed.id
+                FROM claimed WHERE c.id = claimed.call_row_id
+            )
+            SELECT * FROM claimed ORDER BY id""",
+        now,
+    )
+    return [
+        Linked(
+            recording_id=r["id"],
+            call_row_id=r["call_row_id"],
+            call_id=r["call_id"],
+            call_started_at=r["call_started_at"],
+            customer_id=r["customer_id"],
+            caller_number=r["caller_number"],
+            duration_s=r["duration_s"],
+        )
+        for r in rows
+    ]
 
 
 async def search_transcripts(
-    conn: asyncpg.Connection, phrase: str, limit: int = 50
+    conn: asyncpg.Connection,
+    phrase: str,
+    limit: int = 50,
+    visible_to_endpoint: str | None = None,
 ) -> list[SearchHit]:
     """Recordings where the phrase was said, one hit per utterance that says it.
 
     The GIN index on the whole transcript finds the recordings; the utterances of
     those few are then checked one by one, which also drops a "phrase" that only
     spans two utterances (or two speakers). Newest recordings first.
+
+    ``visible_to_endpoint``: only recordings of calls that endpoint took part in (the
+    journal's rule for an operator); None: all.
     """
     rows = await conn.fetch(
-        """WITH q AS (SELECT phraseto_tsquery('simple', $1) AS query)
-           SELECT r.id, r.call_id, seg, ts_headline('simple', seg->>'text', q.query,
-                      'StartSel=[, StopSel=], MaxFragments=1, MaxWords=20, MinWords=5') AS snippet
-           FROM q
-           JOIN transcripts t ON t.tsv @@ q.query
-           JOIN recordings r ON r.id = t.recording_id AND r.state = 'converted'
-           CROSS JOIN LATERAL jsonb_array_elements(t.segments) WITH ORDINALITY AS s(seg, n)
-           WHERE numnode(q.query) > 0
-             AND to_tsvector('simple', seg->>'text') @@ q.query
-           ORDER BY r.created_at DESC, r.id DESC, s.n
-           LIMIT $2""",
+        f"""WITH q AS (SELECT phraseto_tsquery('simple', $1) AS query)
+            SELECT r.id, r.call_id, r.call_started_at, c.id AS call_row_id, seg,
+                ts_headline('simple', seg->>'text', q.query,
+                    'StartSel=[, StopSel=], MaxFragments=1, MaxWords=20, MinWords=5') AS snippet
+            FROM q
+            JOIN transcripts t ON t.tsv @@ q.query
+            JOIN recordings r ON r.id = t.recording_id AND r.state = 'converted'
+            LEFT JOIN calls c ON {_CALL_OF_RECORDING}
+            CROSS JOIN LATERAL jsonb_array_elements(t.segments) WITH ORDINALITY AS s(seg, n)
+            WHERE numnode(q.query) > 0
+              AND to_tsvector('simple', seg->>'text') @@ q.query
+              AND ($3::text IS NULL OR c.endpoints @> ARRAY[$3::text])
+            ORDER BY r.created_at DESC, r.id DESC, s.n
+            LIMIT $2""",
         phrase,
         limit,
+        visible_to_endpoint,
     )
     hits = []
     for row in rows:
@@ -340,6 +479,8 @@ async def search_transcripts(
                 offset_s=word.start if word is not None else utterance.start,
                 snippet=row["snippet"],
                 speaker=utterance.speaker,
+                call_started_at=row["call_started_at"],
+                call_row_id=row["call_row_id"],
             )
         )
     return hits

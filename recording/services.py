@@ -24,7 +24,7 @@ from .dialogue import dialogue_text, dialogue_to_json
 from .events import RecordingFailed, RecordingStored, TranscriptReady
 from .naming import leg_paths, storage_key
 from .recovery import abandoned_end
-from .repository import Converted, Recording, SearchHit
+from .repository import Converted, Recording
 from .storage import NotStored, RecordingStore
 from .transcription import Transcriber, WorkerCrashed
 
@@ -80,14 +80,49 @@ class RecordingService:
         self._now = clock
         self._publish = publish
 
-    async def begin(self, call_id: str | None, department_id: int | None = None) -> Recording:
+    async def begin(
+        self,
+        call_id: str | None,
+        department_id: int | None = None,
+        *,
+        call_started_at: datetime | None = None,
+        customer_id: int | None = None,
+    ) -> Recording:
         """Register a recording about to start; its legs are the files MixMonitor must
-        write (``r()`` and ``t()``, whichever of them carries the customer's voice)."""
+        write (``r()`` and ``t()``, whichever of them carries the customer's voice).
+
+        ``call_started_at`` is the call's start as the tracker reported it: with the
+        call id, it names the call's journal row.
+        """
         customer, agent = leg_paths(self._spool, call_id, uuid.uuid4().hex[:12])
         async with self._pool.acquire() as conn:
             return await repository.insert_raw(
-                conn, call_id, department_id, str(customer), str(agent), self._now()
+                conn,
+                call_id,
+                department_id,
+                str(customer),
+                str(agent),
+                self._now(),
+                call_started_at,
+                customer_id,
             )
+
+    async def adopt(
+        self, recording_id: int, call_id: str, call_started_at: datetime
+    ) -> Recording | None:
+        """Take over a recording another server process started for a call still in
+        progress; None if it is not being written any more."""
+        async with self._pool.acquire() as conn:
+            return await repository.adopt_live(conn, recording_id, call_id, call_started_at)
+
+    async def abort(self, rec: Recording, reason: str) -> None:
+        """The recording never started (Asterisk refused it): failed, with the reason."""
+        async with self._pool.acquire() as conn:
+            await repository.mark_failed(conn, rec.id, reason)
+        log.warning(
+            "recording failed: %s", reason, extra={"recording_id": rec.id, "call_id": rec.call_id}
+        )
+        self._publish(RecordingFailed(rec.id, rec.call_id, reason))
 
     async def finish(self, recording_id: int, ended_at: datetime) -> Outcome:
         """The call is over: convert its legs now."""
@@ -400,7 +435,3 @@ class TranscriptionService:
         log.info("transcript stored words=%d", words, extra=extra)
         self._publish(TranscriptReady(rec.id, rec.call_id, words))
         return "done"
-
-    async def search(self, phrase: str, limit: int = 50) -> list[SearchHit]:
-        async with self._pool.acquire() as conn:
-            return await repository.search_transcripts(conn, phrase, limit)

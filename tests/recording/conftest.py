@@ -60,9 +60,13 @@ async def record_call(
     length_s: float = 3.0,
     call_id: str | None = "1700000000.1",
     department_id: int | None = None,
+    call_started_at: datetime | None = None,
+    customer_id: int | None = None,
 ) -> Call:
-    """What the live half will do: register, let 'MixMonitor' write both legs."""
-    rec = await service.begin(call_id, department_id)
+    """What the live half does: register, let 'MixMonitor' write both legs."""
+    rec = await service.begin(
+        call_id, department_id, call_started_at=call_started_at, customer_id=customer_id
+    )
     c = write_leg(Path(rec.customer_leg), customer, length_s)
     a = write_leg(Path(rec.agent_leg), agent, length_s)
     return Call(rec, c, a)

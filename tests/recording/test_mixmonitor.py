@@ -26,12 +26,10 @@ def test_pause_and_resume_mute_both_directions() -> None:
     assert mute_fields("PJSIP/1001-1", False)["State"] == "0"
 
 
-@pytest.mark.parametrize("bad", ["/tmp/a b", "/tmp/a,b", "/tmp/a(b)", "/tmp/a|b", "rel/path"])
+@pytest.mark.parametrize("bad", ["/tmp/a,b", "/tmp/a(b)", "/tmp/a|b", "/tmp/$x", "rel/path"])
 def test_spool_paths_that_cannot_travel_in_options_are_refused(bad: str) -> None:
     with pytest.raises(UnsafeLegPath):
         check_spool(Path(bad))
-    assert check_spool(Path("/var/spool/asterisk/recordings")) == Path(
-        "/var/spool/asterisk/recordings"
-    )
+    assert check_spool(Path("/srv/my recordings")) == Path("/srv/my recordings")
     with pytest.raises(UnsafeLegPath):
         start_fields("PJSIP/1001-1", "/tmp/x).wav", "/tmp/a.wav")

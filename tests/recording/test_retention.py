@@ -55,7 +55,7 @@ async def test_retention_deletes_only_what_is_older_than_its_departments_limit(
         assert (rec.state == "deleted") is gone, name
         assert await s.store.exists(rec.storage_key or "") is not gone, name
     async with db_pool.acquire() as conn:
-        assert await repository.get_transcript_segments(conn, ids["old"]) is None
+        assert await repository.get_transcript(conn, ids["old"]) is None
     assert (await state_of(db_pool, live.recording.id)).state == "raw"
     logged = [r for r in caplog.records if r.getMessage().startswith("recording removed")]
     assert sorted(r.recording_id for r in logged) == sorted(removed)  # type: ignore[attr-defined]

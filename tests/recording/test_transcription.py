@@ -16,11 +16,14 @@ import asyncpg
 import pytest
 
 from recording import repository
+from recording.access import Scope
 from recording.cli import transcribe_pending
 from recording.config import RecordingConfig
 from recording.dialogue import Utterance, dialogue_from_json, locate_phrase
 from recording.events import TranscriptReady
 from recording.jobs import RecordingJobs
+from recording.linking import RecordingLinker
+from recording.queries import RecordingQueries
 from recording.services import Progress, TranscriptionService
 from recording.transcription import ModelLoadFailed, ModelNotFound, Transcriber
 from tests.recording.conftest import T0, Call, Setup, record_call
@@ -57,9 +60,9 @@ async def finished(setup: Setup, **kwargs: object) -> Call:
 
 async def transcript(pool: asyncpg.Pool, recording_id: int) -> tuple[Utterance, ...]:
     async with pool.acquire() as conn:
-        segments = await repository.get_transcript_segments(conn, recording_id)
-    assert segments is not None
-    return dialogue_from_json(segments)
+        stored = await repository.get_transcript(conn, recording_id)
+    assert stored is not None
+    return dialogue_from_json(stored.segments)
 
 
 async def stored_key(pool: asyncpg.Pool, call: Call) -> str:
@@ -112,15 +115,21 @@ async def test_each_speaker_is_recognised_with_word_timings_inside_their_own_spe
     # Search: a word that was recognised finds this call, at the moment it was said.
     utterance = next(u for u in dialogue if u.speaker == "agent")
     word = utterance.words[-1]
-    hits = [h for h in await service.search(word.word) if h.recording_id == call.recording.id]
+    queries = RecordingQueries(db_pool, setup.store)
+    everything = Scope(everything=True)
+    hits = [
+        h
+        for h in await queries.search(word.word, everything)
+        if h.recording_id == call.recording.id
+    ]
     assert hits, f"search for {word.word!r} finds the call"
     expected = locate_phrase(utterance.words, word.word)
     assert expected is not None
     hit = next(h for h in hits if h.speaker == "agent" and h.offset_s == expected.start)
     assert hit.call_id == "1700000100.1"
     assert f"[{word.word}]" in hit.snippet
-    assert await service.search("존재하지않는낱말") == []
-    assert await service.search("!!!") == []
+    assert await queries.search("존재하지않는낱말", everything) == []
+    assert await queries.search("!!!", everything) == []
 
 
 async def test_a_corrupt_or_missing_stored_file_fails_with_a_reason_and_the_worker_goes_on(
@@ -220,7 +229,8 @@ async def test_server_jobs_recover_at_start_and_transcribe_when_notified(
         await repository.set_ended(conn, left_by_crash.recording.id, T0)
     # Polling is slower than this test: only the NOTIFY can wake the queue in time.
     config = setup.config.model_copy(update={"transcription_poll_s": 3600.0})
-    jobs = RecordingJobs(db_dsn, setup.service, service, config, setup.clock.now)
+    linker = RecordingLinker(db_pool, setup.clock.now, setup.events.append)
+    jobs = RecordingJobs(db_dsn, setup.service, service, linker, config, setup.clock.now)
     await jobs.start()
     try:
         fresh = await finished(setup)
