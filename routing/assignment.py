@@ -1,4 +1,4 @@
-"""One assignment batch: the transaction that turns waiting interactions into offers.
+"""One assignment batch: waiting interactions turned into offers.
 
 Safety comes from row locks, checked by the statement that writes the offers
 (repository.assign): an interaction is taken with ``FOR NO KEY UPDATE SKIP LOCKED`` and
@@ -6,13 +6,19 @@ only while still waiting and unchanged; an agent is locked, in ``user_id`` order
 charged only while available and with room. Nothing else is trusted, so two batches
 running side by side could never offer one interaction twice or overfill an agent.
 
-Batches of all processes also take turns on one transaction-level advisory lock. That is
-not for safety but for the queue order and for efficiency: a batch sees every commit that
-happened before it started, so two routers do not pick the same best agents for
-different interactions (one of them would lose the row and retry), a higher-ranked
-interaction is never overtaken by a lower one routed in parallel elsewhere, and no
-wake-up is lost — an event committed before a batch starts is seen by it, one committed
-later wakes another batch.
+Batches of all processes also take turns on one advisory lock. That is not for safety
+but for the queue order and for efficiency: a batch sees every commit that happened
+before it started, so two routers do not pick the same best agents for different
+interactions (one of them would lose the row and retry), a higher-ranked interaction is
+not overtaken by a lower one routed in parallel elsewhere, and no wake-up is lost — an
+event committed before a batch starts is seen by it, one committed later wakes another
+batch.
+
+A batch is two round trips: ``routing_batch_start`` takes the lock and reads the head of
+the queue and the free agents (after the lock, so up to date), and the statement that
+writes the offers commits and releases the lock. (The lock is released inside that
+statement, a moment before its commit: a batch starting in that moment may not see these
+offers yet and lose a race for a row, which costs it a retry, never a double offer.)
 """
 
 from __future__ import annotations
@@ -36,7 +42,6 @@ from .settings import DepartmentSettings
 
 # An arbitrary constant: the advisory lock assignment batches take turns on.
 ROUTER_LOCK = 7_264_113_021
-_BEGIN = f"BEGIN; SELECT pg_advisory_xact_lock({ROUTER_LOCK})"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,37 +84,37 @@ class Assigner:
         self._rng = rng or random.Random()
 
     async def run(self, conn: asyncpg.Connection) -> BatchResult:
-        """One batch in its own transaction; the caller publishes the events."""
-        await conn.execute(_BEGIN)
+        """One batch; the caller publishes the events. On any failure the connection is
+        terminated, which also releases the routers' lock with the session."""
+        now = self._clock()
         try:
-            result = await self._assign(conn, self._clock())
-            await conn.execute("COMMIT")
+            page, rows = await repository.start_batch(
+                conn, ROUTER_LOCK, self._config.page_size, now
+            )
+            if not page or not rows:
+                return BatchResult()
+            return await self._assign(conn, now, page, rows)
         except BaseException:
-            if conn.is_in_transaction() and not conn.is_closed():
-                await conn.execute("ROLLBACK")
+            if not conn.is_closed():
+                conn.terminate()
             raise
-        return result
 
-    async def _assign(self, conn: asyncpg.Connection, now: datetime) -> BatchResult:
-        # The queue first: a batch woken for nothing new (the other router's batch took
-        # it) ends after one cheap read, without reading every free agent.
-        page = await repository.waiting_page(conn, None, None, None, self._config.page_size, now)
-        if not page:
-            return BatchResult()
-        rows = await repository.free_agents(conn)
-        if not rows:
-            return BatchResult()
+    async def _assign(
+        self,
+        conn: asyncpg.Connection,
+        now: datetime,
+        page: list[asyncpg.Record],
+        rows: list[asyncpg.Record],
+    ) -> BatchResult:
         departments = await self._directory.all(conn)
         settings = {d.id: d.settings for d in departments.values()}
         agents = await self._profiles.free_agents(conn, rows)
         department_ids, channels = reachable(agents, settings)
-        if not department_ids:
-            return BatchResult()
         matcher = Matcher(agents, settings, now, self._rng)
         assignments: list[Assignment] = []
         waiting_by_id: dict[int, WaitingInteraction] = {}
         scanned = 0
-        while True:
+        while department_ids:
             waiting = [
                 _waiting(r)
                 for r in page
@@ -135,6 +140,7 @@ class Assigner:
                 now,
             )
         if not assignments:
+            await repository.release_router_lock(conn, ROUTER_LOCK)
             return BatchResult()
         events = await self._write(conn, assignments, waiting_by_id, settings, now)
         offers = sum(isinstance(e, OfferMade) for e in events)
@@ -170,6 +176,7 @@ class Assigner:
             expires_at,
             automatic,
             now,
+            ROUTER_LOCK,
         )
         events: list[object] = []
         for r in rows:

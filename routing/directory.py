@@ -79,11 +79,12 @@ class AgentProfiles:
     async def free_agents(
         self, conn: asyncpg.Connection, rows: Sequence[asyncpg.Record]
     ) -> list[FreeAgent]:
-        """``rows`` of repository.free_agents, completed with their profiles."""
+        """Agent rows of repository.start_batch (id, capacity, load, idle_since,
+        last_offer_at, profile_version), completed with their profiles."""
         stale = [
-            r["user_id"]
+            r["id"]
             for r in rows
-            if (p := self._profiles.get(r["user_id"])) is None or p.version != r["profile_version"]
+            if (p := self._profiles.get(r["id"])) is None or p.version != r["profile_version"]
         ]
         if stale:
             for row in await repository.agent_profiles(conn, stale):
@@ -95,11 +96,17 @@ class AgentProfiles:
                 )
         agents = []
         for r in rows:
-            agent_id = r["user_id"]
+            agent_id = r["id"]
             profile = self._profiles.get(agent_id)
             if profile is None:
                 continue
-            key = tuple(r.values())
+            key = (
+                r["capacity"],
+                r["load"],
+                r["idle_since"],
+                r["last_offer_at"],
+                r["profile_version"],
+            )
             cached = self._agents.get(agent_id)
             if cached is not None and cached[0] == key:
                 agents.append(cached[1])

@@ -318,12 +318,22 @@ async def existing_departments(conn: asyncpg.Connection, ids: Iterable[int]) -> 
     return {r["id"] for r in rows}
 
 
-async def free_agents(conn: asyncpg.Connection) -> list[asyncpg.Record]:
-    """Available agents with some room (the router decides whether it is enough)."""
-    return await conn.fetch(
-        """SELECT user_id, capacity, load, idle_since, last_offer_at, profile_version
-           FROM agents WHERE status = 'available' AND load < capacity"""
+async def start_batch(
+    conn: asyncpg.Connection, lock_key: int, page_size: int, now: datetime
+) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+    """Take the routers' session lock and read the head of the queue and the available
+    agents with room (migration 0022). The lock stays held only when both are non-empty;
+    then the caller ends the batch with ``assign`` or ``release_router_lock``."""
+    rows = await conn.fetch(
+        "SELECT * FROM routing_batch_start($1, $2, $3)", lock_key, page_size, now
     )
+    waiting = [r for r in rows if r["kind"] == "waiting"]
+    agents = [r for r in rows if r["kind"] == "agent"]
+    return waiting, agents
+
+
+async def release_router_lock(conn: asyncpg.Connection, lock_key: int) -> None:
+    await conn.execute("SELECT pg_advisory_unlock($1)", lock_key)
 
 
 # --- interactions --------------------------------------------------------------------
@@ -480,7 +490,11 @@ WITH p AS (
 SELECT ins.id, ins.interaction_id, ins.agent_id, ins.mode, ins.state, ins.expires_at,
        ui.channel, ui.customer_id, ui.department_id, ui.external_refs
 FROM ins JOIN ui ON ui.id = ins.interaction_id
-ORDER BY ins.id
+UNION ALL
+-- After every offer is written (the branch above read them all): the routers' lock goes,
+-- whether or not there were offers. Its row has no offer id.
+SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
+WHERE pg_advisory_unlock($9)
 """
 
 
@@ -494,10 +508,12 @@ async def assign(
     expires_at: Sequence[datetime],
     automatic: Sequence[bool],
     now: datetime,
+    lock_key: int,
 ) -> list[asyncpg.Record]:
-    """Make the offers in one statement; pairs whose interaction is taken or changed, or
-    whose agent no longer has the room or is no longer available, are left out."""
-    return await conn.fetch(
+    """Make the offers in one statement, its own transaction, and release the routers'
+    lock taken by ``start_batch``. Pairs whose interaction is taken or changed, or whose
+    agent no longer has the room or is no longer available, are left out."""
+    rows = await conn.fetch(
         _ASSIGN,
         list(interaction_ids),
         list(agent_ids),
@@ -507,7 +523,9 @@ async def assign(
         list(expires_at),
         list(automatic),
         now,
+        lock_key,
     )
+    return sorted((r for r in rows if r["id"] is not None), key=lambda r: r["id"])
 
 
 # --- offers ----------------------------------------------------------------------------
