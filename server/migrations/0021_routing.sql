@@ -2,8 +2,7 @@
 -- offers, and an append-only audit log of everything that moves capacity.
 --
 -- Lock order, everywhere: interactions (by id) before agents (by user_id). The router
--- is the one exception: it takes the interactions with SKIP LOCKED, so it never waits
--- for one while it holds an agent.
+-- takes its interactions with SKIP LOCKED, so it never waits for one at all.
 
 CREATE TABLE departments (
     id         bigserial PRIMARY KEY,
