@@ -1,5 +1,5 @@
-"""Wiring of recording into the app: the services, the journal linker and the
-background jobs.
+"""Wiring of recording into the app: the live recorder on the bus, the journal linker,
+the HTTP API, and the background jobs.
 
 Needs ``Config.recording`` (a :class:`recording.config.RecordingConfig`). With
 ``transcribe`` on, the worker processes load the model at start-up.
@@ -13,11 +13,14 @@ from pathlib import Path
 
 from aiohttp import web
 
-from server.keys import BUS, CLOCK, CONFIG, POOL
+from server.keys import AMI, BUS, CLOCK, CONFIG, POOL
 
+from . import http
 from .jobs import RecordingJobs
 from .linking import RecordingLinker
+from .live import LiveRecorder
 from .mixmonitor import check_spool
+from .queries import RecordingQueries
 from .services import RecordingService, TranscriptionService
 from .storage import LocalDirectoryStore
 from .transcription import Transcriber
@@ -50,13 +53,18 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
         )
     app[RECORDINGS] = recordings
     app[TRANSCRIPTION] = transcription
+    app[http.QUERIES] = RecordingQueries(app[POOL], store)
     linker = RecordingLinker(app[POOL], now, bus.publish)
     unsubscribe_linker = linker.subscribe(bus.subscribe)
+    live = LiveRecorder(recordings, app[AMI], app[POOL], settings)
+    live.subscribe(bus.subscribe)
+    app[http.LIVE] = live
     jobs = RecordingJobs(
         config.database.url.get_secret_value(), recordings, transcription, linker, settings, now
     )
     await jobs.start()
     yield
+    await live.close()
     unsubscribe_linker()
     await jobs.close()
     if transcriber is not None:
@@ -65,3 +73,4 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
 
 def setup(app: web.Application) -> None:
     app.cleanup_ctx.append(_recording)
+    http.setup_routes(app)

@@ -168,6 +168,9 @@ async def _local_asterisk(
     config = config.replace(
         ami={"host": config.asterisk.bind_address, "secret": ami_secret},
         asterisk={"etc_dir": str(layout.etc)},
+        # MixMonitor writes the legs where Asterisk sees them; inside the instance
+        # directory that is the same path for the server (bind-mounted at that path).
+        recording={"spool_dir": str(config.recording.spool_dir or layout.spool / "recordings")},
     )
     pool = await create_pool(dsn, 1, 2)
     try:
