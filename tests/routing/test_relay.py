@@ -90,3 +90,27 @@ async def test_a_notification_nobody_can_read_is_ignored(pair, db_dsn: str) -> N
     a.relay.publish(offer(7))
     await b.settle()
     assert b.seen == [offer(7)]
+
+
+async def test_a_lost_listen_connection_comes_back_and_says_so(db_dsn: str) -> None:
+    a = Process(db_dsn)
+    b = Process(db_dsn, reconnect_min_s=0.05)
+    reconnected = asyncio.Event()
+    b.relay.on_reconnect(reconnected.set)
+    await a.relay.start()
+    await b.relay.start()
+    try:
+        listener_pid = b.relay._listener.get_server_pid()
+        conn = await asyncpg.connect(db_dsn)
+        try:
+            await conn.execute("SELECT pg_terminate_backend($1)", listener_pid)
+        finally:
+            await conn.close()
+        await asyncio.wait_for(reconnected.wait(), 5)
+        a.relay.publish(offer(9))
+        await b.settle()
+        assert b.seen == [offer(9)]
+    finally:
+        for p in (a, b):
+            await p.relay.close()
+            await p.bus.close()
