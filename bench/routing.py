@@ -146,6 +146,24 @@ async def prepare_server(admin_dsn: str, embedded: EmbeddedPostgres | None) -> t
     return dsn, tracked
 
 
+async def setting(dsn: str, name: str) -> str:
+    conn = await asyncpg.connect(dsn)
+    try:
+        return await conn.fetchval("SELECT current_setting($1)", name)
+    finally:
+        await conn.close()
+
+
+async def drop_database(admin_dsn: str, dsn: str) -> None:
+    """The bench's database on a server of the user's (DATABASE_URL) goes after the run."""
+    name = urlsplit(dsn).path.lstrip("/")
+    conn = await asyncpg.connect(admin_dsn)
+    try:
+        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await conn.close()
+
+
 # --- the baseline ---------------------------------------------------------------------
 
 
@@ -581,6 +599,7 @@ def main() -> None:
     if not admin_dsn:
         embedded = EmbeddedPostgres(Path(workdir.name) / "postgres")
         admin_dsn = embedded.start()
+    dsn = ""
     try:
         began = time.perf_counter()
         dsn, tracked, plan = asyncio.run(_setup(admin_dsn, embedded))
@@ -589,8 +608,8 @@ def main() -> None:
         log(f"load average before the run: {os.getloadavg()}")
         baseline = run_baseline(dsn)
         log(
-            f"baseline {baseline:.0f}/s on {ROUTERS} connections (one per router), "
-            "synchronous_commit as the server has it (on) for both"
+            f"baseline {baseline:.0f}/s on {ROUTERS} connections (one per router); "
+            f"synchronous_commit {asyncio.run(setting(dsn, 'synchronous_commit'))} for both"
         )
         reports = run_queue(dsn, plan)
         log(f"workers: {reports}")
@@ -599,6 +618,8 @@ def main() -> None:
     finally:
         if embedded is not None:
             embedded.stop()
+        elif dsn:
+            asyncio.run(drop_database(admin_dsn, dsn))
         workdir.cleanup()
     latencies, first, last = offer_latencies(rows)
     span = (last - first).total_seconds()
