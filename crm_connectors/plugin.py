@@ -6,26 +6,18 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from server.config import Config
 from server.keys import BUS, CLOCK, CONFIG, POOL
 
 from . import http
-from .config import CustomersConfig
 from .keys import CUSTOMERS
 from .services import CustomerService
 from .store import CustomerStore
 from .timeline import TimelineWriter
 
 
-def customers_config(config: Config) -> CustomersConfig:
-    # Config.customers arrives with this feature's wiring into server/config.py; the
-    # defaults serve until then.
-    return getattr(config, "customers", None) or CustomersConfig()
-
-
 async def _customers(app: web.Application) -> AsyncIterator[None]:
     clock = app[CLOCK].now
-    store = CustomerStore(clock, customers_config(app[CONFIG]).default_country_code)
+    store = CustomerStore(clock, app[CONFIG].customers.default_country_code)
     app[CUSTOMERS] = CustomerService(app[POOL], store, app[BUS].publish, clock)
     unsubscribe = TimelineWriter(app[POOL], store).subscribe(app[BUS].subscribe)
     yield

@@ -10,19 +10,11 @@ from collections.abc import AsyncIterator
 
 from aiohttp import web
 
-from server.config import Config
 from server.keys import BUS, CLOCK, CONFIG, POOL
 
 from . import http
-from .config import RoutingConfig
 from .keys import ROUTING
 from .runtime import RoutingRuntime
-
-
-def routing_config(config: Config) -> RoutingConfig:
-    # Config.routing arrives with this feature's wiring into server/config.py; the
-    # defaults serve until then.
-    return getattr(config, "routing", None) or RoutingConfig()
 
 
 async def _routing(app: web.Application) -> AsyncIterator[None]:
@@ -31,7 +23,7 @@ async def _routing(app: web.Application) -> AsyncIterator[None]:
         dsn=config.database.url.get_secret_value(),
         pool=app[POOL],
         bus=app[BUS],
-        config=routing_config(config),
+        config=config.routing,
         timers=config.timers,
         clock=app[CLOCK].now,
     )
