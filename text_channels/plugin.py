@@ -19,6 +19,7 @@ from . import http
 from .config import TextChannelsConfig
 from .keys import TEXT_CHANNELS, TextChannels
 from .limits import RateLimiter
+from .relay import WebchatRelay
 from .services import ConversationService
 from .sites import SiteService
 from .visitors import visitor_key
@@ -45,7 +46,10 @@ async def _text_channels(app: web.Application) -> AsyncIterator[None]:
         app[CLOCK].now,
         config,
     )
-    webchat = WebchatAdapter(key)
+    relay = WebchatRelay(app[CONFIG].database.url.get_secret_value())
+    webchat = WebchatAdapter(key, relay)
+    relay.attach(webchat.deliver_stored, webchat.notify_here, service.message, webchat.holds)
+    await relay.start()
     service.register(webchat)
     app[TEXT_CHANNELS] = TextChannels(
         conversations=service,
@@ -56,6 +60,7 @@ async def _text_channels(app: web.Application) -> AsyncIterator[None]:
         config=config,
     )
     yield
+    await relay.close()
 
 
 async def _close_sockets(app: web.Application) -> None:

@@ -576,6 +576,11 @@ class ConversationService:
             row = await repository.latest_conversation(conn, channel, address)
         return None if row is None else conversation_from_row(row)
 
+    async def message(self, message_id: int) -> Message | None:
+        async with self._pool.acquire() as conn:
+            row = await repository.get_message(conn, message_id)
+        return None if row is None else message_from_row(row)
+
     async def attachment(self, attachment_id: int) -> asyncpg.Record | None:
         async with self._pool.acquire() as conn:
             return await repository.get_attachment(conn, attachment_id)

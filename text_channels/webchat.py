@@ -1,8 +1,9 @@
 """The web chat channel: visitors' sockets, and what goes out to them.
 
-A visitor may have the chat open in several tabs: everything goes to each of them.
-Everything a visitor is sent is also stored, so a widget that reconnects asks for the
-messages after the last one it has, and misses nothing.
+A visitor may have the chat open in several tabs: everything goes to each of them, and
+to the visitor's sockets other server processes hold (text_channels.relay). Everything a
+visitor is sent is also stored, so a widget that reconnects asks for the messages after
+the last one it has, and misses nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from aiohttp import WSCloseCode, web
 
 from .adapter import Notice, OutboundMessage
 from .models import AttachmentRef, Message, TextChannel
+from .relay import WebchatRelay
 from .visitors import attachment_signature
 
 log = logging.getLogger("text_channels.webchat")
@@ -56,8 +58,9 @@ def visitor_message_json(message: Message, key: bytes, visitor_id: str) -> dict[
 class WebchatAdapter:
     channel: TextChannel = "webchat"
 
-    def __init__(self, key: bytes) -> None:
+    def __init__(self, key: bytes, relay: WebchatRelay | None = None) -> None:
         self._key = key
+        self._relay = relay
         self._sockets: dict[str, set[web.WebSocketResponse]] = {}
 
     def attach(self, visitor_id: str, ws: web.WebSocketResponse) -> None:
@@ -74,7 +77,19 @@ class WebchatAdapter:
     def connected(self) -> int:
         return sum(len(s) for s in self._sockets.values())
 
+    def holds(self, visitor_id: str) -> bool:
+        return visitor_id in self._sockets
+
     async def deliver(self, message: OutboundMessage) -> None:
+        await self._deliver_here(message)
+        if self._relay is not None:
+            self._relay.message_sent(message.address, message.conversation_id, message.message_id)
+
+    async def deliver_stored(self, visitor_id: str, message: Message) -> None:
+        """A message another process sent, read from the table."""
+        await self._send(visitor_id, visitor_message_json(message, self._key, visitor_id))
+
+    async def _deliver_here(self, message: OutboundMessage) -> None:
         await self._send(
             message.address,
             {
@@ -91,6 +106,11 @@ class WebchatAdapter:
         )
 
     async def notify(self, notice: Notice) -> None:
+        await self.notify_here(notice)
+        if self._relay is not None:
+            self._relay.notice_sent(notice)
+
+    async def notify_here(self, notice: Notice) -> None:
         await self._send(
             notice.address,
             {"type": notice.kind, "conversation_id": notice.conversation_id, "on": notice.on},

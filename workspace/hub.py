@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -32,17 +32,24 @@ log = logging.getLogger("workspace.hub")
 _REPLAY_PAGE = 500
 
 
+class Poke:
+    """Items may have been stored for this socket's user elsewhere: read the table."""
+
+
+POKE = Poke()
+
+
 class Subscriber:
     """One open socket of a user: what it still has to send, and what it sent last."""
 
     def __init__(self, user_id: int, limit: int) -> None:
         self.user_id = user_id
-        self.queue: asyncio.Queue[StreamItem | Ephemeral | None] = asyncio.Queue(limit)
+        self.queue: asyncio.Queue[StreamItem | Ephemeral | Poke | None] = asyncio.Queue(limit)
         self.last_seq = 0
         # Fell too far behind: the socket is closed and the page catches up on reconnect.
         self.overflowed = False
 
-    def offer(self, item: StreamItem | Ephemeral) -> None:
+    def offer(self, item: StreamItem | Ephemeral | Poke) -> None:
         if self.overflowed:
             return
         try:
@@ -76,6 +83,9 @@ class StreamHub:
         self._idle.set()
         self._subscribers: dict[int, set[Subscriber]] = {}
         self._tasks: list[asyncio.Task[None]] = []
+        # Told the users whose streams got items, after each batch: the other server
+        # processes' sockets of those users read them from the table (workspace.wakeups).
+        self.on_stored: Callable[[list[int]], None] | None = None
         # Counters for logs and the benchmark.
         self.items_stored = 0
         self.batches = 0
@@ -109,6 +119,13 @@ class StreamHub:
         """Send to the user's open sockets now; nothing is stored."""
         for subscriber in self._subscribers.get(user_id, ()):
             subscriber.offer(item)
+
+    def poke(self, user_ids: Collection[int] | None = None) -> None:
+        """The users' sockets here (all, with None) read what the table has for them."""
+        users = self._subscribers.keys() if user_ids is None else user_ids
+        for user_id in list(users):
+            for subscriber in self._subscribers.get(user_id, ()):
+                subscriber.offer(POKE)
 
     async def drain(self) -> None:
         """Wait until everything pushed so far is stored and handed to the sockets."""
@@ -195,6 +212,8 @@ class StreamHub:
             )
         self.batches += 1
         self.items_stored += len(stored)
+        if stored and self.on_stored is not None:
+            self.on_stored(sorted({user_id for user_id, _ in stored}))
         for user_id, seq, item in numbered:
             if (user_id, seq) not in stored:
                 continue

@@ -33,6 +33,7 @@ from .screenpop import ScreenPop
 from .services import WorkspaceService
 from .settings import WorkspaceSettings
 from .sockets import OperatorSockets
+from .wakeups import StreamWakeups
 
 
 def workspace_config(config: Config) -> WorkspaceConfig:
@@ -69,12 +70,15 @@ async def _workspace(app: web.Application) -> AsyncIterator[None]:
         config=config,
     )
     await hub.start()
+    wakeups = StreamWakeups(app[CONFIG].database.url.get_secret_value(), hub)
+    await wakeups.start()
     await screen_pop.start()
     unsubscribe = Notifier(hub).subscribe(bus.subscribe) + screen_pop.subscribe(bus.subscribe)
     yield
     for stop in unsubscribe:
         stop()
     await screen_pop.close()
+    await wakeups.close()
     await hub.close()
 
 

@@ -18,7 +18,7 @@ from datetime import datetime
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from .hub import StreamHub, Subscriber
+from .hub import Poke, StreamHub, Subscriber
 from .stream import StreamItem
 
 log = logging.getLogger("workspace.sockets")
@@ -93,6 +93,10 @@ class OperatorSockets:
                 if item is None:
                     await ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too slow")
                     return
+                if isinstance(item, Poke):
+                    for stored in await self._hub.stored(subscriber.user_id, subscriber.last_seq):
+                        await self._send_item(ws, subscriber, stored)
+                    continue
                 if not isinstance(item, StreamItem):
                     await ws.send_str(item.wire())
                     continue

@@ -1,0 +1,51 @@
+"""Operators' streams across server processes: after a process stores items for some
+users, the others are told (PostgreSQL NOTIFY, through routing's event relay) and their
+sockets of those users read the new items from the table. The notification carries
+user ids only: it is a wake-up, the table is the truth. After the LISTEN connection was
+lost, every socket reads the table, so nothing missed meanwhile stays unsent."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from routing.codec import EventCodec
+from routing.relay import EventRelay
+from server.bus import EventBus
+
+from .hub import StreamHub
+
+CHANNEL = "switchboard_workspace"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamsAppended:
+    """The process ``origin`` stored items for these users."""
+
+    origin: str
+    user_ids: tuple[int, ...]
+
+
+class StreamWakeups:
+    def __init__(self, dsn: str, hub: StreamHub, channel: str = CHANNEL) -> None:
+        self._hub = hub
+        # A bus of its own: these wake-ups are nobody else's business.
+        self._bus = EventBus()
+        self._relay = EventRelay(dsn, self._bus, EventCodec([StreamsAppended]), channel=channel)
+        self._bus.subscribe(StreamsAppended, self._on_appended)
+        self._relay.on_reconnect(lambda: hub.poke())
+
+    async def start(self) -> None:
+        await self._relay.start()
+        self._hub.on_stored = self.announce
+
+    async def close(self) -> None:
+        self._hub.on_stored = None
+        await self._relay.close()
+        await self._bus.close()
+
+    def announce(self, user_ids: list[int]) -> None:
+        self._relay.publish(StreamsAppended(self._relay.origin, tuple(user_ids)))
+
+    def _on_appended(self, event: StreamsAppended) -> None:
+        if event.origin != self._relay.origin:
+            self._hub.poke(event.user_ids)
