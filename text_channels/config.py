@@ -21,5 +21,3 @@ class TextChannelsConfig(BaseModel):
     # A customer may send rate_burst messages at once, then one per 1/rate_per_s seconds.
     rate_burst: int = Field(8, ge=1, le=1000)
     rate_per_s: float = Field(1.0, gt=0, le=1000)
-    # A visitor's socket that says nothing (not even the widget's pings) this long is closed.
-    visitor_idle_s: float = Field(120.0, gt=0)

@@ -46,8 +46,8 @@ async def visitor_socket(request: web.Request) -> web.StreamResponse:
     if not site.allows(request.headers.get("Origin")):
         fail(403, "this page's origin may not open the chat of this site")
     ws = web.WebSocketResponse(
+        # A visitor whose browser stops answering pings is gone.
         heartbeat=30.0,
-        receive_timeout=channels.config.visitor_idle_s,
         # A file travels as base64 inside a JSON message.
         max_msg_size=channels.config.max_file_bytes * 4 // 3 + 64 * 1024,
     )

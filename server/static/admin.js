@@ -173,7 +173,10 @@ const sections = {
     const boxes = departments.map((d) => el("label", {}, el("input", {type: "checkbox", name: "department", value: d.id}), ` ${d.name}`));
     agent.addEventListener("change", () => load());
     async function load() {
+      // Busy until the chosen agent's profile is in the form.
+      form.setAttribute("aria-busy", "true");
       const data = await api("GET", `/api/v1/routing/agents/${agent.value}`).catch(() => null);
+      form.setAttribute("aria-busy", "false");
       if (!data) return;
       capacity.value = data.profile.capacity;
       wrapup.value = data.profile.wrapup_s ?? "";

@@ -52,7 +52,8 @@ function timeText(iso) {
 }
 
 function customerName(card) {
-  return card?.customer?.name || card?.number || t("unknownCustomer");
+  if (card?.customer?.name || card?.number) return card.customer?.name || card.number;
+  return card?.channel === "webchat" ? t("visitor") : t("unknownCustomer");
 }
 
 // --- loading ------------------------------------------------------------------------------

@@ -14,6 +14,7 @@ from tests.harness.browser import chromium
 from tests.workspace.shop import origin_of, shop_site
 from tests.workspace.world import PASSWORD, SITE_KEY, World, running_world
 from text_channels.keys import TEXT_CHANNELS
+from workspace.keys import WORKSPACE
 
 XSS_NAME = '<img src=x onerror="window.__pwned=1">Mallory'
 XSS_TEXT = "<script>window.__pwned=2</script><b>bold?</b>"
@@ -77,6 +78,13 @@ async def test_a_visitor_and_an_operator_chat_through_widget_and_page(
         await visitor.press(".composer textarea", "Enter")
         await expect(log.locator(".msg.in").last).to_contain_text("4711")
 
+        # The page's socket drops; what the visitor writes meanwhile arrives, once.
+        await world.app[WORKSPACE].sockets.close_all()
+        await visitor.fill(".composer textarea", "while you were away")
+        await visitor.press(".composer textarea", "Enter")
+        await expect(operator.locator("#connection")).to_have_text("Connected")
+        await expect(log.locator(".msg.in", has_text="while you were away")).to_have_count(1)
+
         # What customers write is text on both pages, never markup or script.
         async with world.app[POOL].acquire() as conn:
             conversation = await conn.fetchrow(
@@ -108,6 +116,11 @@ async def test_a_visitor_and_an_operator_chat_through_widget_and_page(
         await expect(visitor.locator(".rating")).to_contain_text("Thank you")
         await operator.click(".wrapup button[type=submit]")
         await expect(operator.locator("#current li.empty")).to_have_count(1)
+        # Russian, chosen once and kept.
+        await operator.select_option("#language", "ru")
+        await expect(operator.locator("#current li.empty")).to_have_text("Ничего в работе")
+        await operator.reload()
+        await expect(operator.locator("#status option[value=available]")).to_have_text("На линии")
         assert PAGE_ERRORS == []
 
 
@@ -147,6 +160,7 @@ async def test_an_admin_sets_up_an_agent_department_profile_canned_response_and_
     await page.click("[data-tab=profiles]")
     form = section.locator("form.profile")
     await form.locator("select[name=agent]").select_option(label="nika")
+    await expect(form).to_have_attribute("aria-busy", "false")
     await form.locator("input[name=capacity]").fill("120")
     await form.locator("textarea[name=channel_costs]").fill('{"webchat": 30}')
     await form.locator("textarea[name=skills]").fill('{"english": 3}')
