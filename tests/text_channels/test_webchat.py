@@ -259,3 +259,23 @@ async def test_sockets_only_from_the_sites_origins_and_known_sites(world: World)
                     world.client.make_url(f"/api/v1/webchat/ws?{query}"), headers=headers
                 )
             assert refused.value.status == status
+
+
+async def test_a_visitor_who_ends_the_chat_frees_the_operator_and_may_rate_it(
+    world: World, olga: Operator
+) -> None:
+    visitor = world.visitor()
+    await visitor.connect()
+    socket = await olga.socket()
+    conversation_id = await _chat_with(visitor, olga, "That is all, thanks")
+    await visitor.socket.send({"type": "close"})
+    closed = await socket.inbox.wait_for(lambda m: m.get("type") == "chat_closed")
+    assert (closed["data"]["conversation_id"], closed["data"]["by"]) == (
+        conversation_id,
+        "customer",
+    )
+    await visitor.inbox.wait_for(lambda m: m["type"] == "closed")
+    row = await _row(world, "SELECT * FROM conversations WHERE id = $1", conversation_id)
+    assert (row["state"], row["closed_by"]) == ("closed", "customer")
+    assert (await world.interaction(row["interaction_id"]))["state"] == "completed"
+    await socket.close()
