@@ -152,6 +152,14 @@ class StreamHub:
         async with self._pool.acquire() as conn:
             return await repository.stream_head(conn, user_id)
 
+    async def can_replay(self, user_id: int, since: int, head: int) -> bool:
+        """Whether the table still has every item after ``since`` (old ones are pruned)."""
+        if since >= head:
+            return since == head
+        async with self._pool.acquire() as conn:
+            oldest = await repository.oldest_seq(conn, user_id)
+        return oldest is not None and oldest <= since + 1
+
     async def stored(self, user_id: int, after: int, before: int | None = None) -> list[StreamItem]:
         """The user's items after ``after`` (and before ``before``), from the table."""
         items: list[StreamItem] = []

@@ -79,6 +79,10 @@ async def stream_head(conn: asyncpg.Connection, user_id: int) -> int:
     )
 
 
+async def oldest_seq(conn: asyncpg.Connection, user_id: int) -> int | None:
+    return await conn.fetchval("SELECT min(seq) FROM workspace_events WHERE user_id = $1", user_id)
+
+
 async def holders(conn: asyncpg.Connection, interaction_ids: Sequence[int]) -> dict[int, int]:
     """The agent holding each interaction (accepted or in wrap-up), where one does."""
     rows = await conn.fetch(

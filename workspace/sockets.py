@@ -3,7 +3,9 @@
 The page connects to ``/api/v1/ws`` (``?since=N`` after a reconnect, N being the last
 sequence number it saw). The server answers ``hello`` with the stream's head and its
 clock, replays every item after N, then sends items as they are stored — in order and
-each once. Items carry ``seq``; ephemeral ones (typing) carry none.
+each once. Items carry ``seq``; ephemeral ones (typing) carry none. When the items after
+N are gone (pruned, or N is from another database), ``hello`` says ``reset``: the page
+loads its state afresh.
 """
 
 from __future__ import annotations
@@ -66,10 +68,15 @@ class OperatorSockets:
         try:
             # Subscribed before the head is read: nothing stored after it can slip by.
             head = await self._hub.head(user_id)
-            await ws.send_str(
-                json.dumps({"type": "hello", "seq": head, "server_time": self._clock().isoformat()})
-            )
-            subscriber.last_seq = head if since is None or since > head else since
+            replay = since is not None and await self._hub.can_replay(user_id, since, head)
+            hello = {
+                "type": "hello",
+                "seq": head,
+                "server_time": self._clock().isoformat(),
+                "reset": not replay,
+            }
+            await ws.send_str(json.dumps(hello))
+            subscriber.last_seq = since if replay and since is not None else head
             sender = asyncio.create_task(self._send(ws, subscriber, head), name="workspace-send")
             async for message in ws:
                 if message.type == WSMsgType.TEXT and message.data == "ping":

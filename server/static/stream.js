@@ -33,7 +33,8 @@ export class Stream {
     if (message.type === "hello") {
       this.retryMs = 300;
       this.serverOffsetMs = Date.parse(message.server_time) - Date.now();
-      const reset = this.lastSeq === null || this.lastSeq > message.seq;
+      // The server no longer has what came after our last item: start afresh.
+      const reset = this.lastSeq === null || message.reset;
       if (reset) this.lastSeq = message.seq;
       this.onStatus(true);
       if (reset) await this.onReset();

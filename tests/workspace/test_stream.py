@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from server.keys import POOL
 from tests.workspace.world import World, running_world
 
 
@@ -62,6 +63,27 @@ async def test_offers_and_messages_sent_while_the_socket_was_down_arrive_after_r
     await third.inbox.wait_for(lambda m: m.get("type") == "chat_message")
     assert [m["data"]["text"] for m in third.items()] == ["still there?"]
     await third.close()
+
+
+async def test_a_page_whose_missed_items_were_pruned_is_told_to_reload(world: World) -> None:
+    olga = next(o for o in world.operators if o.username == "olga")
+    current = await olga.socket()
+    head = current.inbox.messages[0]["seq"]
+    assert head > 2
+    await current.close()
+    async with world.app[POOL].acquire() as conn:
+        await conn.execute(
+            "DELETE FROM workspace_events WHERE user_id = $1 AND seq < $2", olga.id, head - 1
+        )
+    stale = await olga.socket(since=1)
+    assert stale.inbox.messages[0]["reset"] is True
+    assert stale.items() == []
+    await stale.close()
+    fresh = await olga.socket(since=head - 2)
+    assert fresh.inbox.messages[0]["reset"] is False
+    await fresh.inbox.wait_for(lambda m: m.get("type") != "hello" and m.get("seq") == head)
+    assert [m["seq"] for m in fresh.items()] == [head - 1, head]
+    await fresh.close()
 
 
 async def test_a_socket_from_a_foreign_page_is_refused(world: World) -> None:
