@@ -16,7 +16,6 @@ from typing import Any
 import aiohttp
 from aiohttp.test_utils import TestClient
 
-from ivr.config import IvrConfig
 from routing.keys import ROUTING
 from routing.models import AgentProfile
 from routing.settings import DepartmentSettings
@@ -41,7 +40,6 @@ class WorldConfig(Config):
 
     text_channels: TextChannelsConfig = TextChannelsConfig()
     workspace: WorkspaceConfig = WorkspaceConfig()
-    ivr: IvrConfig = IvrConfig()
 
 
 def world_config(
