@@ -14,9 +14,10 @@ from urllib.parse import quote
 import asyncpg
 from aiohttp import web
 
-from server.auth import anonymous, requires_role
+from routing.keys import ROUTING
+from server.auth import anonymous, current_user, requires_role
 from server.http_util import fail, int_path, read_json
-from server.keys import CLOCK
+from server.keys import CLOCK, POOL
 
 from . import schemas
 from .keys import TEXT_CHANNELS
@@ -137,6 +138,19 @@ async def delete_site(request: web.Request) -> web.Response:
     return web.json_response({"ok": True})
 
 
+@requires_role("supervisor")
+async def list_offline(request: web.Request) -> web.Response:
+    """Supervisors see their departments' offline messages, admins all."""
+    user = current_user(request)
+    departments = None
+    if not user.has_role("admin"):
+        async with request.app[POOL].acquire() as conn:
+            supervised = await request.app[ROUTING].admin.departments_of_supervisor(conn, user.id)
+        departments = sorted(supervised)
+    rows = await request.app[TEXT_CHANNELS].conversations.offline_messages(departments)
+    return web.json_response([schemas.offline_json(r) for r in rows])
+
+
 def setup_routes(app: web.Application) -> None:
     app.router.add_get("/webchat/widget.js", widget_script)
     app.router.add_get("/api/v1/webchat/ws", visitor_socket)
@@ -145,3 +159,4 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_post("/api/v1/webchat/sites", create_site)
     app.router.add_put("/api/v1/webchat/sites/{key}", put_site)
     app.router.add_delete("/api/v1/webchat/sites/{key}", delete_site)
+    app.router.add_get("/api/v1/webchat/offline", list_offline)

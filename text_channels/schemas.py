@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import asyncpg
 from pydantic import BaseModel, ConfigDict, Field
 
 from .sites import Site
@@ -24,4 +25,19 @@ def site_json(site: Site) -> dict[str, Any]:
         "department_id": site.department_id,
         "allowed_origins": list(site.allowed_origins),
         "schedule": site.schedule_document,
+    }
+
+
+def offline_json(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "id": row["id"],
+        "channel": row["channel"],
+        "site": row["source"],
+        "customer_id": row["customer_id"],
+        "department_id": row["department_id"],
+        "name": row["name"],
+        "contact": row["contact"],
+        "text": row["body"],
+        "reason": row["reason"],
+        "at": row["created_at"].isoformat(),
     }

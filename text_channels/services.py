@@ -585,6 +585,13 @@ class ConversationService:
         async with self._pool.acquire() as conn:
             return await repository.get_attachment(conn, attachment_id)
 
+    async def offline_messages(
+        self, department_ids: list[int] | None, limit: int = 200
+    ) -> list[asyncpg.Record]:
+        """Messages left through the offline form, newest first (of ``department_ids``)."""
+        async with self._pool.acquire() as conn:
+            return await repository.list_offline(conn, department_ids, limit)
+
     async def is_blocked(self, channel: TextChannel, address: str) -> bool:
         async with self._pool.acquire() as conn:
             return await repository.is_blocked(conn, channel, address)

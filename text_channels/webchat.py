@@ -73,10 +73,6 @@ class WebchatAdapter:
             if not sockets:
                 del self._sockets[visitor_id]
 
-    @property
-    def connected(self) -> int:
-        return sum(len(s) for s in self._sockets.values())
-
     def holds(self, visitor_id: str) -> bool:
         return visitor_id in self._sockets
 

@@ -86,9 +86,6 @@ class StreamHub:
         # Told the users whose streams got items, after each batch: the other server
         # processes' sockets of those users read them from the table (workspace.wakeups).
         self.on_stored: Callable[[list[int]], None] | None = None
-        # Counters for logs and the benchmark.
-        self.items_stored = 0
-        self.batches = 0
 
     async def start(self) -> None:
         self._tasks = [
@@ -144,9 +141,6 @@ class StreamHub:
             subscribers.discard(subscriber)
             if not subscribers:
                 del self._subscribers[subscriber.user_id]
-
-    def online(self, user_id: int) -> bool:
-        return bool(self._subscribers.get(user_id))
 
     async def head(self, user_id: int) -> int:
         async with self._pool.acquire() as conn:
@@ -218,8 +212,6 @@ class StreamHub:
                 ],
                 at,
             )
-        self.batches += 1
-        self.items_stored += len(stored)
         if stored and self.on_stored is not None:
             self.on_stored(sorted({user_id for user_id, _ in stored}))
         for user_id, seq, item in numbered:

@@ -6,7 +6,6 @@ routing's interactions and offers to decide who may see what: read-only, never w
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -99,10 +98,6 @@ async def prune_events(conn: asyncpg.Connection, before: datetime) -> int:
     return int(status.split()[-1])
 
 
-def payload_from_json(text: str) -> dict[str, object]:
-    return json.loads(text)
-
-
 # --- who may see what ---------------------------------------------------------------------------
 
 
@@ -166,10 +161,6 @@ async def agent_departments(conn: asyncpg.Connection, agent_id: int) -> list[int
         "SELECT department_id FROM agent_departments WHERE agent_id = $1 ORDER BY 1", agent_id
     )
     return [r["department_id"] for r in rows]
-
-
-async def endpoint_of(conn: asyncpg.Connection, user_id: int) -> str | None:
-    return await conn.fetchval("SELECT sip_endpoint FROM agents WHERE user_id = $1", user_id)
 
 
 async def endpoints(conn: asyncpg.Connection) -> dict[str, int]:

@@ -68,7 +68,6 @@ class ScreenPop:
         self._pending: dict[int, list[_Pending]] = {}
         self._endpoints: dict[str, int] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.popped = 0
 
     def subscribe(self, subscribe: Subscribe) -> list[Callable[[], None]]:
         return [
@@ -153,7 +152,6 @@ class ScreenPop:
         self._hub.push(
             Outgoing("screen_pop", card, user_id=agent_id, key=f"pop:{pending.offer_id}")
         )
-        self.popped += 1
 
     async def _build(self, interaction_id: int) -> dict[str, Any]:
         async with self._pool.acquire() as conn:

@@ -212,6 +212,11 @@ async def test_nobody_available_offers_the_offline_form(world: World) -> None:
         world, "SELECT summary FROM timeline_entries WHERE customer_id = $1", row["customer_id"]
     )
     assert "Call me tomorrow" in entry["summary"]
+    sam = await world.operator("sam")
+    listed = await sam.ok("GET", "/api/v1/webchat/offline")
+    assert [(m["name"], m["text"]) for m in listed] == [("Ivan", "Call me tomorrow")]
+    olga = await world.operator("olga")
+    assert (await olga.call("GET", "/api/v1/webchat/offline"))[0] == 403
 
 
 async def test_after_hours_offers_the_offline_form(world: World, olga: Operator) -> None:
