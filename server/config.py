@@ -28,6 +28,8 @@ from crm_connectors.config import CustomersConfig
 from ivr.config import IvrConfig
 from recording.config import RecordingConfig
 from routing.config import RoutingConfig
+from text_channels.config import TextChannelsConfig
+from workspace.config import WorkspaceConfig
 
 ENV_PREFIX = "SWITCHBOARD_"
 
@@ -155,6 +157,8 @@ class Config(_Section):
     ivr: IvrConfig = IvrConfig()
     routing: RoutingConfig = RoutingConfig()
     customers: CustomersConfig = CustomersConfig()
+    text_channels: TextChannelsConfig = TextChannelsConfig()
+    workspace: WorkspaceConfig = WorkspaceConfig()
 
     def replace(self, **sections: dict[str, Any]) -> Config:
         """A copy with some keys of some sections changed (validated again)."""
