@@ -17,7 +17,8 @@ async def _database_up(app: web.Application) -> bool:
         async with asyncio.timeout(_DB_TIMEOUT_S):
             async with app[POOL].acquire() as conn:
                 return await conn.fetchval("SELECT 1") == 1
-    except (TimeoutError, OSError, Exception):
+    except Exception:
+        # Any failure to answer (timeout, refused, broken pool) means the database is down.
         return False
 
 
