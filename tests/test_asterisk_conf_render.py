@@ -148,7 +148,7 @@ def test_dialplan_runs_the_ivr_over_fastagi_and_falls_back_to_queue_then_voicema
     assert "exten => 74951234567,1," in ivr
     order = [ivr.index(s) for s in ("AGI(agi://", "Queue(fallback-all", "VoiceMail(")]
     assert order == sorted(order)
-    assert "exten => _1XXX,1,Dial(PJSIP/${EXTEN},${RING_TIMEOUT},tT)" in dialplan
+    assert " same => n,Dial(PJSIP/${EXTEN},${RING_TIMEOUT},tT)" in dialplan
 
 
 def test_transfer_features_are_mapped() -> None:

@@ -107,11 +107,40 @@ async def test_a_call_is_blind_transferred_to_another_agent(
     await oleg_phone.hangup()
 
 
+async def test_an_agent_calls_a_colleague_whose_endpoint_is_a_name_not_a_number(
+    lab: VoiceWorld,
+) -> None:
+    olga_phone, oleg_phone = lab.phones["olga"], lab.phones["oleg"]
+    assert not ENDPOINTS["oleg"].isdigit()
+    await olga_phone.dial(olga_phone.uri(ENDPOINTS["oleg"]))
+    await oleg_phone.wait_for("CALL_INCOMING")
+    await oleg_phone.accept()
+    await oleg_phone.wait_for("CALL_ESTABLISHED")
+    await olga_phone.wait_for("CALL_ESTABLISHED")
+    await olga_phone.hangup()
+    await oleg_phone.wait_for("CALL_CLOSED")
+    await lab.settle()
+
+
+async def test_the_agents_context_rings_only_agents_phones(lab: VoiceWorld) -> None:
+    """A name that is no agent's endpoint, or carries a second Dial target, is hung up
+    in the dialplan: nothing rings."""
+    olga_phone, oleg_phone = lab.phones["olga"], lab.phones["oleg"]
+    rang_before = sum(e.type == "CALL_INCOMING" for e in oleg_phone.events)
+    for target in ("nobody.here", f"1101&PJSIP/{ENDPOINTS['oleg']}"):
+        await olga_phone.dial(olga_phone.uri(target))
+        await olga_phone.wait_for("CALL_CLOSED")
+    await lab.settle()
+    assert sum(e.type == "CALL_INCOMING" for e in oleg_phone.events) == rang_before
+
+
 async def test_click_to_call_rings_the_agents_phone_first(lab: VoiceWorld) -> None:
     olga = await lab.world.operator("olga")
     olga_phone, oleg_phone = lab.phones["olga"], lab.phones["oleg"]
     rang_before = sum(e.type == "CALL_INCOMING" for e in oleg_phone.events)
-    status, _ = await olga.call("POST", "/api/v1/workspace/calls/dial", {"number": "1102"})
+    status, _ = await olga.call(
+        "POST", "/api/v1/workspace/calls/dial", {"agent_id": lab.world.users["oleg"]}
+    )
     assert status == 202
     await olga_phone.wait_for("CALL_INCOMING")
     # Nobody else is rung before the agent answers.

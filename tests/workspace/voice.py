@@ -1,5 +1,5 @@
 """The workspace's voice lab: the world of world.py on a real Asterisk 22 with the IVR,
-Olga's and Oleg's baresip softphones (1101, 1102), and scripted callers who dial the
+Olga's and Oleg's baresip softphones (world.ENDPOINTS), and scripted callers who dial the
 company's number and press 1 for the support department."""
 
 from __future__ import annotations
@@ -17,9 +17,8 @@ from ivr.keys import IVR
 from tests.app_helpers import make_config
 from tests.harness.asterisk import AmiMessage, RawAmi, installation_for_tests, settings_for_tests
 from tests.harness.softphone import Softphone
-from tests.workspace.world import TIMERS, World, build_world, world_config
+from tests.workspace.world import ENDPOINTS, TIMERS, World, build_world, world_config
 
-ENDPOINTS = {"olga": "1101", "oleg": "1102"}
 NUMBER = "500"
 
 
