@@ -79,6 +79,10 @@ _CALLER_NAME_FORBIDDEN = re.compile(r'[\x00-\x1f\x7f;\[\]"<>\\#]')
 _NUMBER = re.compile(r"^\+?[0-9]{1,32}$")
 _HOST = re.compile(r"^[A-Za-z0-9.-]{1,253}$")
 _PATH_FORBIDDEN = re.compile(r"[\x00-\x1f\x7f;\[\]#]")
+_DIAL_PREFIX = re.compile(r"^\+?[0-9]{0,15}$")
+# The PJSIP endpoint and aor of the outbound trunk. The workspace's click-to-call
+# template (``PJSIP/{digits}@trunk``) names it, so an agent account may not.
+TRUNK_NAME = "trunk"
 
 
 class _Template(string.Template):
@@ -128,6 +132,45 @@ class SipAccount:
                 f"caller name of SIP account {self.name} must be at most 64 characters "
                 "without control characters, quotes, backslash, ; # [ ] < >"
             )
+
+
+@dataclass(frozen=True)
+class OutboundTrunk:
+    """The carrier the ``[outbound]`` context dials outside numbers through.
+
+    Numbers reach the carrier as ``dial_prefix`` + the E.164 digits without the "+"
+    (a carrier that wants "+" or "00" gets it from the prefix). Calls leave with the
+    company's caller ID. With ``username`` set, Asterisk answers the carrier's digest
+    challenge with it.
+    """
+
+    host: str
+    port: int = 5060
+    caller_id_number: str = ""
+    caller_id_name: str = ""
+    dial_prefix: str = ""
+    username: str = ""
+    secret: str = field(default="", repr=False)
+    ring_timeout_s: int = 45
+
+    def __post_init__(self) -> None:
+        if not _HOST.match(self.host):
+            raise ValueError(f"trunk host must be a host name or IPv4 address: {self.host!r}")
+        _check_port("trunk port", self.port)
+        if self.caller_id_number and not _NUMBER.match(self.caller_id_number):
+            raise ValueError(f"trunk caller ID must be digits: {self.caller_id_number!r}")
+        if len(self.caller_id_name) > 64 or _CALLER_NAME_FORBIDDEN.search(self.caller_id_name):
+            raise ValueError(
+                "trunk caller name must be at most 64 characters without control "
+                "characters, quotes, backslash, ; # [ ] < >"
+            )
+        if not _DIAL_PREFIX.match(self.dial_prefix):
+            raise ValueError(f"trunk dial prefix must be digits, '+' first: {self.dial_prefix!r}")
+        if self.username:
+            _check_name("trunk user name", self.username)
+            _check_secret("trunk secret", self.secret)
+        if not 5 <= self.ring_timeout_s <= 300:
+            raise ValueError("trunk ring_timeout_s must be 5-300 seconds")
 
 
 @dataclass(frozen=True)
@@ -187,6 +230,8 @@ class AsteriskSettings:
     http_enabled: bool = False
     ring_timeout_s: int = 20
     tone_zone: str = "us"
+    # None: no carrier; the [outbound] context refuses every number (congestion).
+    trunk: OutboundTrunk | None = None
 
     def __post_init__(self) -> None:
         try:
@@ -222,6 +267,8 @@ class AsteriskSettings:
             raise ValueError("ring_timeout_s must be 1-600 seconds")
         if self.tone_zone not in ("us", "ru"):
             raise ValueError(f"tone_zone must be us or ru: {self.tone_zone!r}")
+        if self.trunk is not None and not isinstance(self.trunk, OutboundTrunk):
+            raise ValueError(f"not an OutboundTrunk: {self.trunk!r}")
         _check_unique_accounts(self.accounts)
 
 
@@ -232,6 +279,8 @@ def _check_unique_accounts(accounts: Iterable[SipAccount]) -> None:
             raise ValueError(f"not a SipAccount: {account!r}")
         if account.name in seen:
             raise ValueError(f"two SIP accounts are named {account.name}")
+        if account.name == TRUNK_NAME:
+            raise ValueError(f"a SIP account may not be named {TRUNK_NAME}: the outbound trunk is")
         seen.add(account.name)
 
 
@@ -242,6 +291,49 @@ def _template(name: str) -> _Template:
 def _permit(settings: AsteriskSettings) -> str:
     network = ipaddress.IPv4Network(settings.ami_permit or settings.bind_address, strict=False)
     return f"{network.network_address}/{network.netmask}"
+
+
+def render_trunk(trunk: OutboundTrunk | None) -> str:
+    """The trunk's PJSIP sections (``pjsip.conf``), or a comment when there is none."""
+    if trunk is None:
+        return "; No outbound trunk configured: [outbound] refuses every number.\n"
+    parts = [
+        "; The carrier for outside numbers ([outbound] in extensions.conf). Calls from it\n"
+        "; are not expected: it has no context of its own but the refusing one.\n"
+        f"[{TRUNK_NAME}](agent-endpoint)\n"
+        "context = trunk-refuse\n"
+        f"aors = {TRUNK_NAME}\n"
+        "send_rpid = yes\n"
+    ]
+    if trunk.username:
+        parts.append(
+            f"outbound_auth = {TRUNK_NAME}-auth\n"
+            f"\n[{TRUNK_NAME}-auth]\n"
+            "type = auth\n"
+            "auth_type = userpass\n"
+            f"username = {trunk.username}\n"
+            f"password = {trunk.secret}\n"
+        )
+    parts.append(f"\n[{TRUNK_NAME}]\ntype = aor\ncontact = sip:{trunk.host}:{trunk.port}\n")
+    return "".join(parts)
+
+
+def _trunk_globals(trunk: OutboundTrunk | None) -> dict[str, object]:
+    if trunk is None:
+        return {
+            "trunk_endpoint": "",
+            "trunk_prefix": "",
+            "trunk_callerid_num": "",
+            "trunk_callerid_name": "",
+            "trunk_ring": 45,
+        }
+    return {
+        "trunk_endpoint": TRUNK_NAME,
+        "trunk_prefix": trunk.dial_prefix,
+        "trunk_callerid_num": trunk.caller_id_number,
+        "trunk_callerid_name": trunk.caller_id_name,
+        "trunk_ring": trunk.ring_timeout_s,
+    }
 
 
 def render_config(settings: AsteriskSettings) -> dict[str, str]:
@@ -273,6 +365,8 @@ def render_config(settings: AsteriskSettings) -> dict[str, str]:
         "fallback_mailbox": FALLBACK_MAILBOX,
         "qualify_frequency": QUALIFY_FREQUENCY_S,
         "tone_zone": settings.tone_zone,
+        "trunk_sections": render_trunk(settings.trunk),
+        **_trunk_globals(settings.trunk),
     }
     files = {name: _template(f"{name}.tmpl").substitute(values) for name in CONFIG_FILES}
     files.update({name: "; Rendered by Switchboard: defaults.\n" for name in DEFAULTED_FILES})

@@ -111,6 +111,23 @@ class AsteriskConfig(_Section):
         return self
 
 
+class TrunkConfig(_Section):
+    """The carrier outside numbers are dialled through (``[outbound]`` in the dialplan:
+    callbacks, transfers). An empty host: no trunk, outside numbers are refused."""
+
+    host: str = ""
+    port: int = Field(5060, ge=1, le=65535)
+    # Digest credentials the carrier asks for (empty: it trusts our address).
+    username: str = ""
+    secret: SecretStr = SecretStr("")
+    # The company's number and name shown to the people we call.
+    caller_id_number: str = Field("", pattern=r"^(\+?[0-9]{1,32})?$")
+    caller_id_name: str = ""
+    # Put before the E.164 digits (without "+"): "+" or "00" if the carrier wants them.
+    dial_prefix: str = Field("", pattern=r"^\+?[0-9]{0,15}$")
+    ring_timeout_s: int = Field(45, ge=5, le=300)
+
+
 class AuthConfig(_Section):
     session_max_age_s: int = Field(12 * 3600, gt=0)
     cookie_secure: bool = False
@@ -149,6 +166,7 @@ class Config(_Section):
     ami: AmiConfig = AmiConfig()
     agi: AgiConfig = AgiConfig()
     asterisk: AsteriskConfig = AsteriskConfig()
+    trunk: TrunkConfig = TrunkConfig()
     auth: AuthConfig = AuthConfig()
     timers: TimersConfig = TimersConfig()
     demo: DemoConfig = DemoConfig()

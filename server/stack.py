@@ -17,7 +17,13 @@ from aiohttp import web
 
 from asterisk_conf.instance import AsteriskInstance, layout_for
 from asterisk_conf.provision import Installation, find_system_asterisk, provision
-from asterisk_conf.render import AsteriskSettings, InstanceLayout, SipAccount, write_config
+from asterisk_conf.render import (
+    AsteriskSettings,
+    InstanceLayout,
+    OutboundTrunk,
+    SipAccount,
+    write_config,
+)
 from server.app import create_app
 from server.config import Config
 from server.db import EmbeddedPostgres, create_pool, migrate
@@ -105,6 +111,24 @@ def asterisk_settings(
         layout=layout,
         accounts=accounts,
         ring_timeout_s=max(1, round(config.timers.ring_timeout_s)),
+        trunk=outbound_trunk(config),
+    )
+
+
+def outbound_trunk(config: Config) -> OutboundTrunk | None:
+    """The ``[trunk]`` section as the dialplan's carrier; None without a host."""
+    trunk = config.trunk
+    if not trunk.host:
+        return None
+    return OutboundTrunk(
+        host=trunk.host,
+        port=trunk.port,
+        caller_id_number=trunk.caller_id_number,
+        caller_id_name=trunk.caller_id_name,
+        dial_prefix=trunk.dial_prefix,
+        username=trunk.username,
+        secret=trunk.secret.get_secret_value(),
+        ring_timeout_s=trunk.ring_timeout_s,
     )
 
 
