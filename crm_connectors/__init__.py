@@ -1,7 +1,10 @@
-"""The customer store (identities, merge, timeline); external CRM adapters come later.
+"""The customer store (identities, tags, merge, timeline); external CRM adapters come later.
 
 Features resolve the customer with ``app[crm_connectors.keys.CUSTOMERS].store``
 (store.CustomerStore: resolve_customer, add_timeline_entry, merge, ...) before they
 create an interaction; the timeline of routing's interactions is written by
 timeline.TimelineWriter from routing's events.
+
+Who may see which interaction and customer is decided in one place, access.Access
+(``app[crm_connectors.keys.ACCESS]``), used by the customer API and the workspace.
 """

@@ -1,4 +1,9 @@
-"""The customer API: look a customer up by any identity, their timeline, notes, merges."""
+"""The customer API: look a customer up by any identity, their timeline, notes, merges.
+
+Scoped like every API showing customers (crm_connectors.access): an operator reaches the
+customers of the interactions offered to or held by them, a supervisor also those of
+their departments, an admin all. Others' customers answer 404, as missing ones do.
+"""
 
 from __future__ import annotations
 
@@ -24,6 +29,8 @@ async def _refusals() -> AsyncIterator[None]:
     except CustomerNotFound as exc:
         fail(404, str(exc))
     except IdentityTaken as exc:
+        if exc.customer_id is None:
+            fail(409, str(exc))
         fail(409, f"{exc}; merge the two customers instead", customer_id=exc.customer_id)
     except (InvalidIdentity, MergeRefused) as exc:
         fail(422, str(exc))
@@ -33,7 +40,9 @@ async def _refusals() -> AsyncIterator[None]:
 async def lookup(request: web.Request) -> web.Response:
     query = parse_query(request, schemas.LookupQuery)
     async with _refusals():
-        customer = await request.app[CUSTOMERS].lookup(query.kind, query.value)
+        customer = await request.app[CUSTOMERS].lookup(
+            current_user(request), query.kind, query.value
+        )
     if customer is None:
         fail(404, f"no customer with {query.kind} {query.value}")
     return web.json_response(schemas.customer_json(customer))
@@ -42,7 +51,9 @@ async def lookup(request: web.Request) -> web.Response:
 @requires_role("operator")
 async def get_customer(request: web.Request) -> web.Response:
     async with _refusals():
-        customer = await request.app[CUSTOMERS].get(int_path(request, "customer_id"))
+        customer = await request.app[CUSTOMERS].get(
+            current_user(request), int_path(request, "customer_id")
+        )
     return web.json_response(schemas.customer_json(customer))
 
 
@@ -52,7 +63,9 @@ async def timeline(request: web.Request) -> web.Response:
     query = parse_query(request, schemas.TimelineQuery)
     before = (query.before_at, query.before_id) if query.before_at and query.before_id else None
     async with _refusals():
-        entries = await request.app[CUSTOMERS].timeline(customer_id, query.limit, before)
+        entries = await request.app[CUSTOMERS].timeline(
+            current_user(request), customer_id, query.limit, before
+        )
     return web.json_response({"entries": [schemas.entry_json(e) for e in entries]})
 
 
@@ -61,9 +74,7 @@ async def add_note(request: web.Request) -> web.Response:
     customer_id = int_path(request, "customer_id")
     body = await read_json(request, schemas.NoteBody)
     async with _refusals():
-        entry = await request.app[CUSTOMERS].add_note(
-            customer_id, current_user(request).id, body.text
-        )
+        entry = await request.app[CUSTOMERS].add_note(current_user(request), customer_id, body.text)
     return web.json_response(schemas.entry_json(entry), status=201)
 
 
@@ -72,7 +83,20 @@ async def add_identity(request: web.Request) -> web.Response:
     customer_id = int_path(request, "customer_id")
     body = await read_json(request, schemas.IdentityBody)
     async with _refusals():
-        customer = await request.app[CUSTOMERS].add_identity(customer_id, body.kind, body.value)
+        customer = await request.app[CUSTOMERS].add_identity(
+            current_user(request), customer_id, body.kind, body.value
+        )
+    return web.json_response(schemas.customer_json(customer))
+
+
+@requires_role("operator")
+async def put_tags(request: web.Request) -> web.Response:
+    customer_id = int_path(request, "customer_id")
+    body = await read_json(request, schemas.TagsBody)
+    async with _refusals():
+        customer = await request.app[CUSTOMERS].set_tags(
+            current_user(request), customer_id, body.tags
+        )
     return web.json_response(schemas.customer_json(customer))
 
 
@@ -81,7 +105,9 @@ async def merge(request: web.Request) -> web.Response:
     customer_id = int_path(request, "customer_id")
     body = await read_json(request, schemas.MergeBody)
     async with _refusals():
-        customer = await request.app[CUSTOMERS].merge(customer_id, body.other_id)
+        customer = await request.app[CUSTOMERS].merge(
+            current_user(request), customer_id, body.other_id
+        )
     return web.json_response(schemas.customer_json(customer))
 
 
@@ -91,4 +117,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/customers/{customer_id}/timeline", timeline)
     app.router.add_post("/api/v1/customers/{customer_id}/notes", add_note)
     app.router.add_post("/api/v1/customers/{customer_id}/identities", add_identity)
+    app.router.add_put("/api/v1/customers/{customer_id}/tags", put_tags)
     app.router.add_post("/api/v1/customers/{customer_id}/merge", merge)

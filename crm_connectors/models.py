@@ -1,4 +1,4 @@
-"""The customer store's domain: customers, their identities, their timeline."""
+"""The customer store's domain: customers, their identities and tags, their timeline."""
 
 from __future__ import annotations
 
@@ -28,6 +28,8 @@ class Customer:
     created_at: datetime
     # Customers merged into this one (their ids still lead here).
     merged_ids: tuple[int, ...] = ()
+    # Agents' labels for the person ("vip", "wholesale"), sorted.
+    tags: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -67,7 +67,9 @@ async def get_customer(conn: asyncpg.Connection, customer_id: int) -> asyncpg.Re
                   array(SELECT i.value FROM customer_identities i
                         WHERE i.customer_id = c.id ORDER BY i.kind, i.value) AS identity_values,
                   array(SELECT m.id FROM customers m
-                        WHERE m.merged_into = c.id ORDER BY m.id) AS merged_ids
+                        WHERE m.merged_into = c.id ORDER BY m.id) AS merged_ids,
+                  array(SELECT t.tag FROM customer_tags t
+                        WHERE t.customer_id = c.id ORDER BY t.tag) AS tags
            FROM customers c WHERE c.id = $1""",
         customer_id,
     )
@@ -83,6 +85,16 @@ async def set_responsible_agent(
         agent_id,
     )
     return status != "UPDATE 0"
+
+
+async def set_tags(conn: asyncpg.Connection, customer_id: int, tags: Sequence[str]) -> None:
+    await conn.execute("DELETE FROM customer_tags WHERE customer_id = $1", customer_id)
+    await conn.execute(
+        """INSERT INTO customer_tags (customer_id, tag)
+           SELECT $1, t FROM unnest($2::text[]) AS t ON CONFLICT DO NOTHING""",
+        customer_id,
+        list(tags),
+    )
 
 
 async def lock_customers(conn: asyncpg.Connection, ids: list[int]) -> list[asyncpg.Record]:
@@ -108,6 +120,13 @@ async def move_customer(
     await conn.execute(
         "UPDATE timeline_entries SET customer_id = $1 WHERE customer_id = $2", kept_id, merged_id
     )
+    await conn.execute(
+        """INSERT INTO customer_tags (customer_id, tag)
+           SELECT $1, tag FROM customer_tags WHERE customer_id = $2 ON CONFLICT DO NOTHING""",
+        kept_id,
+        merged_id,
+    )
+    await conn.execute("DELETE FROM customer_tags WHERE customer_id = $1", merged_id)
     # Earlier merges into the merged customer lead to the survivor directly: one hop.
     await conn.execute(
         "UPDATE customers SET merged_into = $1 WHERE merged_into = $2", kept_id, merged_id
@@ -172,4 +191,40 @@ async def timeline(
         before_at,
         before_id,
         limit,
+    )
+
+
+# --- who may see what (routing's interactions and offers, read only) ----------------------
+
+
+async def agent_sees_interaction(
+    conn: asyncpg.Connection, interaction_id: int, agent_id: int
+) -> bool:
+    """Offered to the agent now, or held by them (in conversation or wrap-up)."""
+    return await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM interactions WHERE id = $1 AND agent_id = $2
+                            AND state IN ('accepted', 'wrap_up'))
+               OR EXISTS (SELECT 1 FROM offers WHERE interaction_id = $1 AND agent_id = $2
+                            AND state = 'offered')""",
+        interaction_id,
+        agent_id,
+    )
+
+
+async def customer_visible(
+    conn: asyncpg.Connection, customer_id: int, agent_id: int, departments: Sequence[int]
+) -> bool:
+    """Some interaction of the customer (or of one merged into them) is offered to or
+    held by the agent, or belongs to one of ``departments``."""
+    return await conn.fetchval(
+        """SELECT EXISTS (
+               SELECT 1 FROM interactions i
+               WHERE i.customer_id IN (SELECT id FROM customers WHERE id = $1 OR merged_into = $1)
+                 AND ((i.agent_id = $2 AND i.state IN ('accepted', 'wrap_up'))
+                      OR i.department_id = ANY($3::bigint[])
+                      OR EXISTS (SELECT 1 FROM offers o WHERE o.interaction_id = i.id
+                                   AND o.agent_id = $2 AND o.state = 'offered')))""",
+        customer_id,
+        agent_id,
+        list(departments),
     )

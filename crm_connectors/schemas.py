@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from .identities import IdentityKind
 from .models import Customer, TimelineEntry
+from .store import MAX_TAG_CHARS, MAX_TAGS
 
 
 class _Strict(BaseModel):
@@ -44,6 +45,17 @@ class IdentityBody(_Strict):
     value: str = Field(min_length=1, max_length=320)
 
 
+class TagsBody(_Strict):
+    tags: list[str] = Field(max_length=MAX_TAGS)
+
+    @model_validator(mode="after")
+    def _tag_lengths(self) -> TagsBody:
+        self.tags = [t.strip() for t in self.tags]
+        if not all(1 <= len(t) <= MAX_TAG_CHARS for t in self.tags):
+            raise ValueError(f"a tag has 1 to {MAX_TAG_CHARS} characters")
+        return self
+
+
 class MergeBody(_Strict):
     other_id: int = Field(ge=1)
 
@@ -55,6 +67,7 @@ def customer_json(c: Customer) -> dict[str, Any]:
         "responsible_agent_id": c.responsible_agent_id,
         "identities": [{"kind": i.kind, "value": i.value} for i in c.identities],
         "merged_ids": list(c.merged_ids),
+        "tags": list(c.tags),
         "created_at": c.created_at.isoformat(),
     }
 

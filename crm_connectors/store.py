@@ -9,7 +9,7 @@ interaction together. Nothing here publishes events, so that works anywhere.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -20,6 +20,8 @@ from .identities import normalize
 from .models import TIMELINE_KINDS, Customer, Identity, TimelineEntry
 
 MERGE_SOURCE = "crm.merge"
+MAX_TAGS = 30
+MAX_TAG_CHARS = 40
 
 
 class CustomerNotFound(LookupError):
@@ -28,11 +30,13 @@ class CustomerNotFound(LookupError):
 
 
 class IdentityTaken(Exception):
-    """The identity belongs to another customer: merge the two instead."""
+    """The identity belongs to another customer: merge the two instead. ``customer_id``
+    None: one the asker may not see (its id is not theirs to learn)."""
 
-    def __init__(self, kind: str, value: str, customer_id: int) -> None:
-        super().__init__(f"{kind} {value} belongs to customer {customer_id}")
-        self.customer_id = customer_id
+    def __init__(self, kind: str, value: str, customer_id: int | None) -> None:
+        owner = "another customer" if customer_id is None else f"customer {customer_id}"
+        super().__init__(f"{kind} {value} belongs to {owner}")
+        self.kind, self.value, self.customer_id = kind, value, customer_id
 
 
 class MergeRefused(ValueError):
@@ -114,6 +118,7 @@ class CustomerStore:
             ),
             created_at=row["created_at"],
             merged_ids=tuple(row["merged_ids"]),
+            tags=tuple(row["tags"]),
         )
 
     async def add_identity(
@@ -134,6 +139,18 @@ class CustomerStore:
                     assert owner is not None
                     if owner["id"] != customer.id:
                         raise IdentityTaken(identity_kind, value, owner["id"]) from None
+            return await self.get_customer(conn, customer.id)
+
+    async def set_tags(
+        self, conn: asyncpg.Connection, customer_id: int, tags: Iterable[str]
+    ) -> Customer:
+        """Replace the customer's tags (stripped, each once)."""
+        cleaned = sorted({t.strip() for t in tags})
+        if len(cleaned) > MAX_TAGS or not all(1 <= len(t) <= MAX_TAG_CHARS for t in cleaned):
+            raise ValueError(f"at most {MAX_TAGS} tags of 1 to {MAX_TAG_CHARS} characters")
+        async with conn.transaction():
+            customer = await self.get_customer(conn, customer_id)
+            await repository.set_tags(conn, customer.id, cleaned)
             return await self.get_customer(conn, customer.id)
 
     async def set_responsible_agent(
@@ -193,7 +210,7 @@ class CustomerStore:
         return [entry_from_row(r) for r in rows]
 
     async def merge(self, conn: asyncpg.Connection, kept_id: int, merged_id: int) -> Customer:
-        """``merged_id`` becomes part of ``kept_id``: identities and timeline move over,
+        """``merged_id`` becomes part of ``kept_id``: identities, tags and timeline move over,
         both histories are kept, and the merged id keeps leading to the survivor."""
         if kept_id == merged_id:
             raise MergeRefused("a customer cannot be merged into itself")

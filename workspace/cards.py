@@ -18,7 +18,6 @@ from crm_connectors.store import CustomerStore
 from routing.models import Interaction
 from routing.services import RoutingService
 
-from . import repository
 from .call_context import CallContext, CallFacts
 
 TIMELINE_ON_CARD = 5
@@ -30,14 +29,14 @@ def _t(at: datetime | None) -> str | None:
     return at.isoformat() if at is not None else None
 
 
-def customer_json(customer: Customer, tags: Sequence[str]) -> dict[str, Any]:
+def customer_json(customer: Customer) -> dict[str, Any]:
     phones = [i.value for i in customer.identities if i.kind == "phone"]
     return {
         "id": customer.id,
         "name": customer.display_name,
         "phones": phones,
         "identities": [{"kind": i.kind, "value": i.value} for i in customer.identities],
-        "tags": list(tags),
+        "tags": list(customer.tags),
         "responsible_agent_id": customer.responsible_agent_id,
     }
 
@@ -55,7 +54,6 @@ def entry_json(entry: TimelineEntry) -> dict[str, Any]:
 def card_json(
     interaction: Interaction,
     customer: Customer,
-    tags: Sequence[str],
     timeline: Sequence[TimelineEntry],
     call: CallFacts | None,
     conversation_id: int | None,
@@ -72,7 +70,7 @@ def card_json(
         "department_id": interaction.department_id,
         "enqueued_at": _t(enqueued_at),
         "number": number,
-        "customer": customer_json(customer, tags),
+        "customer": customer_json(customer),
         # The last contacts before this one.
         "timeline": [
             entry_json(e) for e in timeline if e.data.get("interaction_id") != interaction.id
@@ -104,12 +102,10 @@ class CardBuilder:
         customer = await self._customers.get_customer(conn, interaction.customer_id)
         # One more than shown: this interaction's own entries are left out.
         timeline = await self._customers.timeline(conn, customer.id, TIMELINE_ON_CARD + 3)
-        tags = await repository.tags(conn, customer.id)
         conversation = interaction.external_refs.get("conversation_id")
         return card_json(
             interaction,
             customer,
-            tags,
             timeline,
             self._calls.facts(interaction_id),
             int(conversation) if conversation and conversation.isdigit() else None,

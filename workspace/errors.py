@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 
+from crm_connectors.access import NotVisible
 from crm_connectors.store import CustomerNotFound
 from routing.errors import (
     AgentNotFound,
@@ -18,7 +19,6 @@ from routing.errors import (
 from server.http_util import fail
 from text_channels.services import ConversationEnded, ConversationNotFound, Refused
 
-from .access import NotVisible
 from .calls import CallControlError, NoCall
 from .services import NotAllowed
 

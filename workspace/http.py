@@ -112,16 +112,6 @@ async def customer(request: web.Request) -> web.Response:
 
 
 @requires_role("operator")
-async def put_tags(request: web.Request) -> web.Response:
-    body = await read_json(request, schemas.TagsBody)
-    with refusals():
-        tags = await request.app[WORKSPACE].service.set_tags(
-            current_user(request), int_path(request, "customer_id"), body.tags
-        )
-    return web.json_response({"tags": tags})
-
-
-@requires_role("operator")
 async def transfer_targets(request: web.Request) -> web.Response:
     data = await request.app[WORKSPACE].service.transfer_targets(current_user(request))
     return web.json_response(data)
@@ -195,7 +185,6 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_get("/api/v1/workspace/interactions/{interaction_id}", card)
     app.router.add_post("/api/v1/workspace/interactions/{interaction_id}/wrapup", wrapup)
     app.router.add_get("/api/v1/workspace/customers/{customer_id}", customer)
-    app.router.add_put("/api/v1/workspace/customers/{customer_id}/tags", put_tags)
     app.router.add_get("/api/v1/workspace/transfer-targets", transfer_targets)
     app.router.add_get("/api/v1/workspace/calls", my_calls)
     app.router.add_post("/api/v1/workspace/calls/hangup", hang_up)

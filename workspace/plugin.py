@@ -13,7 +13,7 @@ from datetime import timedelta
 
 from aiohttp import web
 
-from crm_connectors.keys import CUSTOMERS
+from crm_connectors.keys import ACCESS, CUSTOMERS
 from ivr.keys import IVR
 from routing.keys import ROUTING
 from server.config import Config
@@ -21,7 +21,6 @@ from server.keys import AMI, BUS, CLOCK, CONFIG, POOL
 from text_channels.keys import TEXT_CHANNELS
 
 from . import admin_http, chat_http, http
-from .access import Access
 from .call_context import CallContext, IvrCallContext, NoCallContext
 from .calls import CallControls
 from .cards import CardBuilder
@@ -56,7 +55,7 @@ async def _workspace(app: web.Application) -> AsyncIterator[None]:
         customers,
         app[TEXT_CHANNELS].conversations,
         cards,
-        Access(routing.admin),
+        app[ACCESS],
         clock,
     )
     screen_pop = ScreenPop(pool, hub, cards, clock)

@@ -1,7 +1,8 @@
 """SQL of the workspace. Functions take a connection; the caller owns the transaction.
 
-Besides its own tables (streams, canned responses, wrap-ups, tags), the workspace reads
-routing's interactions and offers to decide who may see what: read-only, never written.
+Besides its own tables (streams, canned responses, wrap-ups), the workspace reads
+routing's interactions and agents (what an agent holds, whom to transfer to): read-only,
+never written. Who may see what is crm_connectors.access's.
 """
 
 from __future__ import annotations
@@ -98,40 +99,7 @@ async def prune_events(conn: asyncpg.Connection, before: datetime) -> int:
     return int(status.split()[-1])
 
 
-# --- who may see what ---------------------------------------------------------------------------
-
-
-async def agent_sees_interaction(
-    conn: asyncpg.Connection, interaction_id: int, agent_id: int
-) -> bool:
-    """Offered to the agent now, or held by them (in conversation or wrap-up)."""
-    return await conn.fetchval(
-        """SELECT EXISTS (SELECT 1 FROM interactions WHERE id = $1 AND agent_id = $2
-                            AND state IN ('accepted', 'wrap_up'))
-               OR EXISTS (SELECT 1 FROM offers WHERE interaction_id = $1 AND agent_id = $2
-                            AND state = 'offered')""",
-        interaction_id,
-        agent_id,
-    )
-
-
-async def customer_visible(
-    conn: asyncpg.Connection, customer_id: int, agent_id: int, departments: Sequence[int]
-) -> bool:
-    """Some interaction of the customer (or of one merged into them) is offered to or
-    held by the agent, or belongs to one of ``departments``."""
-    return await conn.fetchval(
-        """SELECT EXISTS (
-               SELECT 1 FROM interactions i
-               WHERE i.customer_id IN (SELECT id FROM customers WHERE id = $1 OR merged_into = $1)
-                 AND ((i.agent_id = $2 AND i.state IN ('accepted', 'wrap_up'))
-                      OR i.department_id = ANY($3::bigint[])
-                      OR EXISTS (SELECT 1 FROM offers o WHERE o.interaction_id = i.id
-                                   AND o.agent_id = $2 AND o.state = 'offered')))""",
-        customer_id,
-        agent_id,
-        list(departments),
-    )
+# --- what the agent holds ---------------------------------------------------------------------
 
 
 async def interactions_of_agent(conn: asyncpg.Connection, agent_id: int) -> list[int]:
@@ -166,26 +134,6 @@ async def agent_departments(conn: asyncpg.Connection, agent_id: int) -> list[int
 async def endpoints(conn: asyncpg.Connection) -> dict[str, int]:
     rows = await conn.fetch("SELECT sip_endpoint, user_id FROM agents")
     return {r["sip_endpoint"]: r["user_id"] for r in rows}
-
-
-# --- tags -------------------------------------------------------------------------------------
-
-
-async def tags(conn: asyncpg.Connection, customer_id: int) -> list[str]:
-    rows = await conn.fetch(
-        "SELECT tag FROM customer_tags WHERE customer_id = $1 ORDER BY tag", customer_id
-    )
-    return [r["tag"] for r in rows]
-
-
-async def set_tags(conn: asyncpg.Connection, customer_id: int, values: Sequence[str]) -> None:
-    await conn.execute("DELETE FROM customer_tags WHERE customer_id = $1", customer_id)
-    await conn.execute(
-        """INSERT INTO customer_tags (customer_id, tag)
-           SELECT $1, t FROM unnest($2::text[]) AS t ON CONFLICT DO NOTHING""",
-        customer_id,
-        list(values),
-    )
 
 
 # --- canned responses, dispositions, wrap-ups -------------------------------------------------

@@ -24,17 +24,6 @@ class WrapupBody(_Body):
     notes: str = Field("", max_length=4000)
 
 
-class TagsBody(_Body):
-    tags: list[str] = Field(max_length=30)
-
-    @model_validator(mode="after")
-    def _tag_lengths(self) -> TagsBody:
-        for tag in self.tags:
-            if not 1 <= len(tag) <= 40:
-                raise ValueError("a tag has 1 to 40 characters")
-        return self
-
-
 class ChatMessageBody(_Body):
     text: str = Field(min_length=1, max_length=4000)
     ref: str | None = Field(None, pattern=_REF)

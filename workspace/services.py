@@ -1,4 +1,4 @@
-"""What the operator page does: status, offers, the cards, wrap-up, tags, chats.
+"""What the operator page does: status, offers, the cards, wrap-up, chats.
 
 Every call takes the acting user and checks, through :class:`Access`, that they may
 see or act on what they name; routing, the customer store and the text channels do the
@@ -7,13 +7,14 @@ rest.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 import asyncpg
 
+from crm_connectors.access import Access, NotVisible
 from crm_connectors.store import CustomerNotFound, CustomerStore
 from routing.errors import InteractionNotFound
 from routing.models import AgentState, AgentStatus, Interaction
@@ -23,7 +24,6 @@ from text_channels.models import Conversation
 from text_channels.services import ConversationNotFound, ConversationService
 
 from . import repository
-from .access import Access, NotVisible
 from .cards import CardBuilder, customer_json, entry_json
 
 WRAPUP_SOURCE = "workspace.wrapup"
@@ -162,19 +162,10 @@ class WorkspaceService:
             except CustomerNotFound:
                 raise NotVisible(customer_id) from None
             timeline = await self._customers.timeline(conn, customer.id, CUSTOMER_TIMELINE)
-            tags = await repository.tags(conn, customer.id)
         return {
-            **customer_json(customer, tags),
+            **customer_json(customer),
             "timeline": [entry_json(e) for e in timeline],
         }
-
-    async def set_tags(self, user: User, customer_id: int, tags: Sequence[str]) -> list[str]:
-        async with self._pool.acquire() as conn:
-            await self.access.check_customer(conn, user, customer_id)
-            customer = await self._customers.get_customer(conn, customer_id)
-            async with conn.transaction():
-                await repository.set_tags(conn, customer.id, sorted(set(tags)))
-            return await repository.tags(conn, customer.id)
 
     async def conversation(self, user: User, conversation_id: int, *, act: bool) -> Conversation:
         """A conversation the user sees (``act``: may answer, close, transfer, block)."""

@@ -314,7 +314,7 @@ function renderTags(card) {
   const box = el("div", {class: "tags"});
   const tags = card.customer.tags || [];
   const save = async (next) => {
-    const result = await act(() => api("PUT", `/api/v1/workspace/customers/${card.customer.id}/tags`, {tags: next}));
+    const result = await act(() => api("PUT", `/api/v1/customers/${card.customer.id}/tags`, {tags: next}));
     if (result) {
       card.customer.tags = result.tags;
       renderCustomer();

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import shutil
+import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import asyncpg
 import pytest
 
 from crm_connectors.store import CustomerNotFound, CustomerStore, IdentityTaken, MergeRefused
 from server.clock import ManualClock
+from server.db import discover_migrations, migrate
+from tests.db import drop_database, dsn_with_database
 
 
 async def test_a_customer_is_found_again_by_any_spelling_of_their_identity(
@@ -133,3 +138,65 @@ async def test_resolving_inside_a_callers_transaction_rolls_back_with_it(
                 await store.resolve_customer(conn, "email", "rollback@example.com")
                 raise RuntimeError("the feature's own write failed")
         assert await store.find_customer(conn, "email", "rollback@example.com") is None
+
+
+async def test_tags_are_the_customers_cleaned_and_a_merge_moves_them_to_the_survivor(
+    db_pool: asyncpg.Pool, store: CustomerStore
+) -> None:
+    async with db_pool.acquire() as conn:
+        phone = await store.resolve_customer(conn, "phone", "+79123456780")
+        chat = await store.resolve_customer(conn, "webchat", "visitor-tags")
+        tagged = await store.set_tags(conn, phone.id, [" vip", "late payer", "vip "])
+        assert tagged.tags == ("late payer", "vip")
+        await store.set_tags(conn, chat.id, ["vip", "wholesale"])
+        for bad in (["x" * 41], ["  "], [f"t{i}" for i in range(31)]):
+            with pytest.raises(ValueError):
+                await store.set_tags(conn, phone.id, bad)
+        merged = await store.merge(conn, phone.id, chat.id)
+        assert merged.tags == ("late payer", "vip", "wholesale")
+        # The merged id leads to the survivor, for tags as for everything else.
+        assert (await store.set_tags(conn, chat.id, ["vip"])).id == phone.id
+        assert (await store.get_customer(conn, phone.id)).tags == ("vip",)
+        with pytest.raises(CustomerNotFound):
+            await store.set_tags(conn, 10**9, ["vip"])
+
+
+async def test_the_tags_migration_moves_tags_left_on_merged_customers_to_the_survivors(
+    pg_admin_dsn: str, tmp_path: Path
+) -> None:
+    """Before 0052 a merge left the merged customer's tags behind."""
+    before = tmp_path / "before"
+    before.mkdir()
+    for migration in discover_migrations():
+        if migration.version < 52:
+            shutil.copy(migration.path, before / migration.path.name)
+    name = f"sb_tags_{uuid.uuid4().hex[:10]}"
+    admin = await asyncpg.connect(pg_admin_dsn)
+    try:
+        await admin.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await admin.close()
+    dsn = dsn_with_database(pg_admin_dsn, name)
+    try:
+        await migrate(dsn, before)
+        conn = await asyncpg.connect(dsn)
+        try:
+            kept, merged = [
+                await conn.fetchval("INSERT INTO customers DEFAULT VALUES RETURNING id")
+                for _ in range(2)
+            ]
+            await conn.execute("UPDATE customers SET merged_into = $1 WHERE id = $2", kept, merged)
+            await conn.executemany(
+                "INSERT INTO customer_tags (customer_id, tag) VALUES ($1, $2)",
+                [(kept, "vip"), (merged, "vip"), (merged, "wholesale")],
+            )
+            await migrate(dsn)
+            rows = await conn.fetch("SELECT customer_id, tag FROM customer_tags ORDER BY tag")
+            assert [(r["customer_id"], r["tag"]) for r in rows] == [
+                (kept, "vip"),
+                (kept, "wholesale"),
+            ]
+        finally:
+            await conn.close()
+    finally:
+        await drop_database(pg_admin_dsn, dsn)

@@ -78,6 +78,13 @@ async def test_a_visitor_and_an_operator_chat_through_widget_and_page(
         await visitor.press(".composer textarea", "Enter")
         await expect(log.locator(".msg.in").last).to_contain_text("4711")
 
+        # Tags on the card are the customer store's, kept across the page's reload below.
+        tag_input = operator.locator("#customer .tags input")
+        await tag_input.fill("lamp owner")
+        await tag_input.press("Enter")
+        await expect(operator.locator("#customer .tag")).to_have_count(1)
+        await expect(operator.locator("#customer .tag")).to_contain_text("lamp owner")
+
         # The page's socket drops; what the visitor writes meanwhile arrives, once.
         await world.app[WORKSPACE].sockets.close_all()
         await visitor.fill(".composer textarea", "while you were away")
@@ -102,6 +109,7 @@ async def test_a_visitor_and_an_operator_chat_through_widget_and_page(
         await expect(operator.locator("#connection")).to_have_text("Connected")
         await operator.locator("#current li").first.click()
         await expect(operator.locator("#customer .name")).to_have_text(XSS_NAME)
+        await expect(operator.locator("#customer .tag")).to_contain_text("lamp owner")
         await expect(operator.locator(".chat-log .msg.in").last).to_contain_text(XSS_TEXT)
         await expect(visitor.locator(".msg.in").last).to_contain_text(XSS_TEXT)
         assert await operator.evaluate("window.__pwned") is None

@@ -79,7 +79,7 @@ async def test_another_operator_gets_404_for_the_interaction_customer_chat_and_f
         ("POST", f"/api/v1/workspace/chats/{held.conversation_id}/close", None),
         ("POST", f"/api/v1/workspace/chats/{held.conversation_id}/block", {}),
         ("POST", f"/api/v1/workspace/chats/{held.conversation_id}/typing", {"on": True}),
-        ("PUT", f"/api/v1/workspace/customers/{held.customer_id}/tags", {"tags": ["x"]}),
+        ("PUT", f"/api/v1/customers/{held.customer_id}/tags", {"tags": ["x"]}),
         (
             "POST",
             f"/api/v1/workspace/interactions/{held.interaction_id}/wrapup",

@@ -1,9 +1,14 @@
-"""Who may see and act on what, decided on the server for every request.
+"""Who may see and act on what, decided on the server for every request — by the
+customer API and the operator workspace alike, from this one place.
 
 An operator sees the interactions offered to them or held by them, and the customers
 those belong to (with their timelines and conversations); a supervisor also those of
 the departments they supervise; an admin everything. What somebody may not see does not
 exist for them: the handlers answer 404, never telling another's data from no data.
+
+It lives beside the customer store because the store is the lowest package every API
+showing customers uses, and who sees a customer is decided by the customer's
+interactions (routing's tables, read here, never written).
 """
 
 from __future__ import annotations
@@ -41,11 +46,19 @@ class Access:
             return
         raise NotVisible(interaction_id)
 
-    async def check_customer(self, conn: asyncpg.Connection, user: User, customer_id: int) -> None:
+    async def sees_customer(self, conn: asyncpg.Connection, user: User, customer_id: int) -> bool:
+        """A customer merged into another is seen as the survivor: whoever sees the
+        survivor's interactions (its own and the merged ones') sees it."""
         if user.has_role("admin"):
-            return
+            return True
+        survivor = await repository.surviving_id(conn, customer_id)
+        if survivor is None:
+            return False
         departments = await self.departments(conn, user)
-        if not await repository.customer_visible(conn, customer_id, user.id, departments):
+        return await repository.customer_visible(conn, survivor, user.id, departments)
+
+    async def check_customer(self, conn: asyncpg.Connection, user: User, customer_id: int) -> None:
+        if not await self.sees_customer(conn, user, customer_id):
             raise NotVisible(customer_id)
 
     async def may_act(
