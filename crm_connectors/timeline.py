@@ -1,13 +1,18 @@
-"""The customer timeline written from the unified queue's domain events, as they happen.
+"""The customer timeline written from domain events, as they happen: the unified
+queue's (routing's events, subscribed here) and a call's recording (any event shaped
+like :class:`LinkedRecording`; recording's RecordingLinked is subscribed by whoever
+composes the features — the workspace — since this base package imports no feature).
 
-Every process receives every event (routing.relay), so entries are keyed by interaction
-and step: the first process to write one wins, the others' writes are no-ops.
+Every process receives every routing event (routing.relay), so entries are keyed by
+interaction and step, and a recording's by its id: the first write wins, repeats are
+no-ops.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from datetime import datetime
+from typing import Any, Protocol
 
 import asyncpg
 
@@ -19,9 +24,12 @@ from routing.events import (
     OfferAccepted,
 )
 
+from .identities import InvalidIdentity
+from .models import TimelineEntry
 from .store import CustomerStore
 
 SOURCE = "routing"
+RECORDING_SOURCE = "recording"
 # What the timeline calls an interaction of each channel.
 KIND_OF_CHANNEL = {
     "voice": "call",
@@ -43,6 +51,29 @@ _NOUN = {
 }
 
 Subscribe = Callable[[type, Callable[[Any], Any]], Any]
+
+
+class LinkedRecording(Protocol):
+    """A call's stored recording, linked to the call: its customer when known, else the
+    caller's number to find them by."""
+
+    @property
+    def recording_id(self) -> int: ...
+    @property
+    def call_id(self) -> str: ...
+    @property
+    def customer_id(self) -> int | None: ...
+    @property
+    def caller_number(self) -> str | None: ...
+    @property
+    def duration_s(self) -> float: ...
+    @property
+    def at(self) -> datetime: ...
+
+
+def _duration(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}:{rest:02d}"
 
 
 def describe(event: object) -> tuple[str, dict[str, Any]] | None:
@@ -96,4 +127,32 @@ class TimelineWriter:
                 at=at,
                 summary=summary,
                 data={"interaction_id": event.interaction_id, "event": step, **data},
+            )
+
+    async def on_recording(self, event: LinkedRecording) -> TimelineEntry | None:
+        """The call's recording on the customer's timeline. A number nobody is known by
+        (an agent calling a colleague, a withheld number) makes no customer: no entry."""
+        async with self._pool.acquire() as conn:
+            customer_id = event.customer_id
+            if customer_id is None and event.caller_number:
+                try:
+                    found = await self._store.find_customer(conn, "phone", event.caller_number)
+                except InvalidIdentity:
+                    found = None
+                customer_id = None if found is None else found.id
+            if customer_id is None:
+                return None
+            return await self._store.add_timeline_entry(
+                conn,
+                customer_id,
+                "call",
+                source=RECORDING_SOURCE,
+                source_ref=str(event.recording_id),
+                at=event.at,
+                summary=f"Call recorded ({_duration(event.duration_s)})",
+                data={
+                    "recording_id": event.recording_id,
+                    "call_id": event.call_id,
+                    "duration_s": round(event.duration_s, 1),
+                },
             )

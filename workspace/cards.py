@@ -48,6 +48,8 @@ def entry_json(entry: TimelineEntry) -> dict[str, Any]:
         "at": _t(entry.at),
         "summary": entry.summary,
         "interaction_id": entry.data.get("interaction_id"),
+        # Playable by those the recording API lets hear it (recording.access).
+        "recording_id": entry.data.get("recording_id"),
     }
 
 

@@ -1,6 +1,6 @@
 """Wiring of the operator workspace into the app: the stream hub and its notifier, the
 screen-pop, call controls, the page's API and the admin API of canned responses and
-wrap-up codes.
+wrap-up codes; and a call's recording on the customer's timeline.
 
 Needs routing's, the customer store's and text channels' plugins to run first (their
 keys); uses the IVR's registry of live calls when the IVR is wired in.
@@ -14,7 +14,9 @@ from datetime import timedelta
 from aiohttp import web
 
 from crm_connectors.keys import ACCESS, CUSTOMERS
+from crm_connectors.timeline import TimelineWriter
 from ivr.keys import IVR
+from recording.events import RecordingLinked
 from routing.keys import ROUTING
 from server.config import Config
 from server.keys import AMI, BUS, CLOCK, CONFIG, POOL
@@ -73,6 +75,8 @@ async def _workspace(app: web.Application) -> AsyncIterator[None]:
     await wakeups.start()
     await screen_pop.start()
     unsubscribe = Notifier(hub).subscribe(bus.subscribe) + screen_pop.subscribe(bus.subscribe)
+    # The customer store may not import recording (a feature); composing both is ours.
+    unsubscribe.append(bus.subscribe(RecordingLinked, TimelineWriter(pool, customers).on_recording))
     yield
     for stop in unsubscribe:
         stop()

@@ -304,7 +304,11 @@ function showCustomer(card, {ringing}) {
   pane.append(el("h2", {text: t("lastContacts")}));
   const timeline = el("ul", {class: "timeline"});
   for (const entry of card.customer.timeline ?? card.timeline ?? []) {
-    timeline.append(el("li", {}, el("time", {text: timeText(entry.at)}), el("span", {text: entry.summary})));
+    // A call's recording plays from the recordings API, which decides who may hear it.
+    const audio = Number.isInteger(entry.recording_id) &&
+      el("audio", {controls: true, preload: "none", "aria-label": t("recording"),
+        src: `/api/v1/recordings/${entry.recording_id}/audio`});
+    timeline.append(el("li", {}, el("time", {text: timeText(entry.at)}), el("span", {text: entry.summary}), audio));
   }
   if (!timeline.children.length) timeline.append(el("li", {class: "muted", text: t("noContacts")}));
   pane.append(timeline);

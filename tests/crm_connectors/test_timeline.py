@@ -1,6 +1,10 @@
-"""The timeline written from the unified queue's events, once even if seen twice."""
+"""The timeline written from the unified queue's events and from linked recordings, once
+even if seen twice."""
 
 from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
 
 import asyncpg
 
@@ -33,3 +37,38 @@ async def test_an_interaction_leaves_queued_taken_and_completed_entries(
     ]
     assert {e.kind for e in entries} == {"call"}
     assert {e.data["interaction_id"] for e in entries} == {41}
+
+
+@dataclass(frozen=True)
+class Linked:
+    """Shaped like recording's RecordingLinked (this package imports no feature)."""
+
+    recording_id: int
+    call_id: str
+    customer_id: int | None
+    caller_number: str | None
+    duration_s: float
+    at: datetime
+
+
+async def test_a_linked_recording_is_noted_once_for_the_customer_found_by_id_or_number(
+    db_pool: asyncpg.Pool, store: CustomerStore
+) -> None:
+    async with db_pool.acquire() as conn:
+        anna = await store.resolve_customer(conn, "phone", "+79123456789")
+        boris = await store.resolve_customer(conn, "phone", "+79123456780")
+    writer = TimelineWriter(db_pool, store)
+    by_id = Linked(11, "1700000000.1", anna.id, "+79123456789", 75.4, START)
+    by_number = Linked(12, "1700000000.2", None, "+7 912 345-67-80", 3.0, START)
+    entry = await writer.on_recording(by_id)
+    assert entry is not None
+    assert (entry.kind, entry.summary) == ("call", "Call recorded (1:15)")
+    assert entry.data == {"recording_id": 11, "call_id": "1700000000.1", "duration_s": 75.4}
+    assert await writer.on_recording(by_id) is None, "a second process's write is a no-op"
+    assert (await writer.on_recording(by_number)).customer_id == boris.id  # type: ignore[union-attr]
+    # Nobody is known by an agent's extension or an unknown number: no customer is made.
+    for number in ("1101", "+79990000000", None):
+        assert await writer.on_recording(Linked(13, "1700000000.3", None, number, 1, START)) is None
+    async with db_pool.acquire() as conn:
+        assert [e.data["recording_id"] for e in await store.timeline(conn, anna.id)] == [11]
+        assert await conn.fetchval("SELECT count(*) FROM customers") == 2

@@ -4,13 +4,17 @@ And the page's session resists CSRF and session fixation."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import aiohttp
 import pytest
 
+from recording.events import RecordingLinked
 from server.auth.middleware import SESSION_COOKIE
+from server.keys import BUS
 from tests.app_helpers import create_user
 from tests.workspace.world import PASSWORD, Operator, World, running_world
 
@@ -155,3 +159,39 @@ async def test_a_session_id_planted_before_login_is_never_the_victims_session(
     assert (await forged.call("GET", "/api/v1/workspace/state"))[0] == 401
     for operator in (attacker, victim, forged):
         await operator.close()
+
+
+async def test_a_recording_linked_to_a_call_lands_on_the_timeline_of_those_who_see_the_customer(
+    world: World, held: Held
+) -> None:
+    olga, oleg, sam = [await world.operator(u) for u in ("olga", "oleg", "sam")]
+    now = datetime.now(UTC)
+    world.app[BUS].publish(
+        RecordingLinked(
+            recording_id=9001,
+            call_row_id=1,
+            call_id="1700000000.77",
+            call_started_at=now,
+            customer_id=held.customer_id,
+            caller_number=None,
+            duration_s=42.0,
+            at=now,
+        )
+    )
+    async with asyncio.timeout(10):
+        while True:
+            customer = await olga.ok("GET", f"/api/v1/workspace/customers/{held.customer_id}")
+            recorded = [e for e in customer["timeline"] if e["recording_id"] == 9001]
+            if recorded:
+                break
+            await asyncio.sleep(0.05)
+    assert recorded[0]["summary"] == "Call recorded (0:42)"
+    timeline = await sam.ok("GET", f"/api/v1/customers/{held.customer_id}/timeline")
+    assert [e["data"]["call_id"] for e in timeline["entries"] if e["source"] == "recording"] == [
+        "1700000000.77"
+    ]
+    for path in (
+        f"/api/v1/workspace/customers/{held.customer_id}",
+        f"/api/v1/customers/{held.customer_id}/timeline",
+    ):
+        assert (await oleg.call("GET", path))[0] == 404, path
