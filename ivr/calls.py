@@ -54,6 +54,8 @@ class LiveCall:
     pending: str | None = None
     # Agent id → monotonic time their phone failed at once (busy, unregistered).
     failed_phones: dict[int, float] = field(default_factory=dict)
+    # The caller was told the call is recorded: once a call, whatever comes after.
+    recording_announced: bool = False
 
     def step(self, what: str) -> None:
         self.path.append(what)

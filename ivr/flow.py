@@ -70,6 +70,7 @@ class IvrFlow:
         timers: TimersConfig,
         clock: Callable[[], datetime],
         stats: IvrStats,
+        announce_recording: Callable[[int], bool] = lambda _department_id: False,
     ) -> None:
         self._menus = menus
         self._prompts = prompts
@@ -81,6 +82,9 @@ class IvrFlow:
         self._timers = timers
         self._clock = clock
         self._stats = stats
+        # Whether callers of a department are told, before an agent is rung, that the
+        # call is recorded (the recording policy; recording itself starts at the answer).
+        self._announce_recording = announce_recording
 
     def _dialog(self, session: AgiSession) -> Dialog:
         return Dialog(session, self._prompts.resolve, self._stats.agi_rtt_ms)
@@ -227,8 +231,16 @@ class IvrFlow:
     async def _queue_call(
         self, dialog: Dialog, call: LiveCall, menus: MenuSet, action: DepartmentAction
     ) -> None:
-        chosen_at = time.perf_counter()
         call.step(f"department:{action.department_id}")
+        if not call.recording_announced and self._announce_recording(action.department_id):
+            # Before the caller is queued: once queued, an offer can take the caller to
+            # an agent's phone at any moment (our redirect ends this AGI session), and
+            # the notice must be heard whole before anyone answers. A requeued caller
+            # is back in _wait, never here, so it is said once a call.
+            call.recording_announced = True
+            call.step("recording_notice")
+            await dialog.play(menus.waiting.recording_notice)
+        chosen_at = time.perf_counter()
         if call.customer_id is None:
             call.customer_id = await self._queue.customer_for(call.caller_number, call.caller_name)
         interaction = await self._queue.enqueue_voice(

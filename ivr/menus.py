@@ -147,8 +147,15 @@ class Waiting(_Model):
     callback_digit: Digit | None = "1"
     callback_offer: Prompts = ("sound:vm-tocallback", "sound:vm-press", "sound:digits/1")
     callback_confirm: Prompts = ("sound:auth-thankyou", "sound:vm-goodbye")
+    # Played once, before the caller's first wait, when the department's recording
+    # policy says to announce. The stock sound closest to "this call may be recorded"
+    # in asterisk-core-sounds ("this conference is now being recorded"); an uploaded
+    # prompt with the house wording replaces it.
+    recording_notice: Prompts = ("sound:conf-now-recording",)
 
-    _single = field_validator("callback_offer", "callback_confirm", mode="before")(_as_tuple)
+    _single = field_validator(
+        "callback_offer", "callback_confirm", "recording_notice", mode="before"
+    )(_as_tuple)
 
 
 class MenuSet(_Model):
@@ -202,6 +209,7 @@ class MenuSet(_Model):
         """Every prompt reference in the document."""
         refs = set(self.greeting) | set(self.after_hours.greeting)
         refs |= set(self.waiting.callback_offer) | set(self.waiting.callback_confirm)
+        refs |= set(self.waiting.recording_notice)
         for menu in self.menus.values():
             refs |= set(menu.prompt) | set(menu.invalid_prompt) | set(menu.timeout_prompt)
         for _, action in self.actions():

@@ -7,13 +7,14 @@ client, the AGI server, routing and the customer store exist.
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 from aiohttp import web
 
 from crm_connectors.keys import CUSTOMERS
 from routing.keys import ROUTING
+from server.config import Config
 from server.keys import AGI, AMI, BUS, CLOCK, CONFIG, POOL
 
 from . import http
@@ -28,6 +29,16 @@ from .services import CallLog, MenuService, PromptService, VoicemailService
 from .sounds import AsteriskSounds
 from .stats import IvrStats
 from .timeline import IvrTimeline
+
+
+def _announces_recording(config: Config) -> Callable[[int], bool]:
+    """Whether an inbound caller of a department hears the recording notice first."""
+
+    def announces(department_id: int) -> bool:
+        policy = config.recording.should_record("inbound", department_id)
+        return policy.record and policy.announce
+
+    return announces
 
 
 def ivr_config(app: web.Application) -> IvrConfig:
@@ -70,6 +81,7 @@ async def _ivr(app: web.Application) -> AsyncIterator[None]:
         timers=config.timers,
         clock=clock,
         stats=stats,
+        announce_recording=_announces_recording(config),
     )
     agi = app[AGI]
     agi.route("ivr", flow.on_call)

@@ -226,7 +226,10 @@ class Caller:
 
 
 @contextlib.asynccontextmanager
-async def running_lab(workdir: Path, db_dsn: str, **ivr: Any) -> AsyncIterator[Lab]:
+async def running_lab(
+    workdir: Path, db_dsn: str, *, recording: dict[str, Any] | None = None, **ivr: Any
+) -> AsyncIterator[Lab]:
+    """The lab; ``ivr`` and ``recording`` are settings of those sections."""
     agi_port = allocate_port_block(1)
     data_dir = workdir / "data"
     install = await asyncio.to_thread(installation_for_tests)
@@ -251,7 +254,13 @@ async def running_lab(workdir: Path, db_dsn: str, **ivr: Any) -> AsyncIterator[L
                 "reconnect_max_s": 0.5,
             },
             timers=TIMERS,
-        ).replace(agi={"port": agi_port}, database={"pool_max": 10})
+        ).replace(
+            agi={"port": agi_port},
+            database={"pool_max": 10},
+            # MixMonitor writes the legs inside Asterisk's root: the instance directory
+            # is the one both sides see at the same path.
+            recording={"spool_dir": str(data_dir / "asterisk" / "recordings"), **(recording or {})},
+        )
         config = LabConfig.model_validate(
             {
                 **base.model_dump(),
