@@ -111,6 +111,15 @@ class Linked:
     duration_s: float
 
 
+@dataclass(frozen=True)
+class Announced:
+    """A transcript just claimed for its TranscriptReady."""
+
+    recording_id: int
+    call_id: str | None
+    word_count: int
+
+
 def _recording(row: asyncpg.Record | None) -> Recording | None:
     return None if row is None else Recording(**dict(row))
 
@@ -344,12 +353,13 @@ async def save_transcript(
     text: str,
     word_count: int,
 ) -> None:
+    # A redone transcript is news again: unclaimed until announced.
     await conn.execute(
         """INSERT INTO transcripts (recording_id, model, segments, word_count, text)
            VALUES ($1, $2, $3::jsonb, $4, $5)
            ON CONFLICT (recording_id) DO UPDATE SET model = excluded.model,
                segments = excluded.segments, word_count = excluded.word_count,
-               text = excluded.text, created_at = now()""",
+               text = excluded.text, created_at = now(), announced_at = NULL""",
         recording_id,
         model,
         json.dumps(segments, ensure_ascii=False),
@@ -361,6 +371,26 @@ async def save_transcript(
                transcription_lease_until = NULL
            WHERE id = $1""",
         recording_id,
+    )
+
+
+async def claim_announcements(
+    conn: asyncpg.Connection, now: datetime, recording_id: int | None = None
+) -> list[Announced]:
+    """Claim the transcripts not announced yet (or that one only): each is claimed once,
+    however many processes try at the same time."""
+    rows = await conn.fetch(
+        """UPDATE transcripts t SET announced_at = $1
+           FROM recordings r
+           WHERE r.id = t.recording_id AND t.announced_at IS NULL
+             AND ($2::bigint IS NULL OR t.recording_id = $2)
+           RETURNING t.recording_id, r.call_id, t.word_count""",
+        now,
+        recording_id,
+    )
+    return sorted(
+        (Announced(r["recording_id"], r["call_id"], r["word_count"]) for r in rows),
+        key=lambda a: a.recording_id,
     )
 
 

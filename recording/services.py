@@ -19,9 +19,10 @@ import asyncpg
 from pbx.audio import AudioError, file_facts, merge_legs
 
 from . import repository
+from .announcing import ready_events
 from .config import RecordingConfig
 from .dialogue import dialogue_text, dialogue_to_json
-from .events import RecordingFailed, RecordingStored, TranscriptReady
+from .events import RecordingFailed, RecordingStored
 from .naming import leg_paths, storage_key
 from .recovery import abandoned_end
 from .repository import Converted, Recording
@@ -317,13 +318,19 @@ class TranscriptionService:
         config: RecordingConfig,
         clock: Clock,
         publish: Publish,
+        *,
+        announce: bool = True,
     ) -> None:
+        """``announce``: publish TranscriptReady for what this service transcribes. Off
+        where nothing listens (the CLI): the transcripts stay unclaimed, and a server
+        process claims and publishes them (:mod:`recording.announcing`)."""
         self._pool = pool
         self._store = store
         self._transcriber = transcriber
         self._config = config
         self._now = clock
         self._publish = publish
+        self._announce = announce
 
     async def backlog(self) -> int:
         async with self._pool.acquire() as conn:
@@ -432,6 +439,14 @@ class TranscriptionService:
                 dialogue_text(dialogue),
                 words,
             )
+            # Claimed in the same commit: the other processes the NOTIFY wakes find
+            # it taken, so it is announced once.
+            claimed = (
+                await repository.claim_announcements(conn, self._now(), rec.id)
+                if self._announce
+                else []
+            )
         log.info("transcript stored words=%d", words, extra=extra)
-        self._publish(TranscriptReady(rec.id, rec.call_id, words))
+        for event in ready_events(claimed):
+            self._publish(event)
         return "done"

@@ -86,6 +86,9 @@ class StreamHub:
         # Told the users whose streams got items, after each batch: the other server
         # processes' sockets of those users read them from the table (workspace.wakeups).
         self.on_stored: Callable[[list[int]], None] | None = None
+        # Told every live-only item sent here: the user's sockets on other processes get
+        # it too (workspace.wakeups), as nothing stored would tell them.
+        self.on_ephemeral: Callable[[int, Ephemeral], None] | None = None
 
     async def start(self) -> None:
         self._tasks = [
@@ -113,7 +116,14 @@ class StreamHub:
         self._wake.set()
 
     def push_ephemeral(self, user_id: int, item: Ephemeral) -> None:
-        """Send to the user's open sockets now; nothing is stored."""
+        """Send to the user's open sockets now, here and on other processes; nothing is
+        stored."""
+        self.send_ephemeral_here(user_id, item)
+        if self.on_ephemeral is not None:
+            self.on_ephemeral(user_id, item)
+
+    def send_ephemeral_here(self, user_id: int, item: Ephemeral) -> None:
+        """Send to the user's sockets on this process only (another process's item)."""
         for subscriber in self._subscribers.get(user_id, ()):
             subscriber.offer(item)
 
