@@ -56,9 +56,16 @@ async def _transcribe_with(config: Config, limit: int | None) -> TranscriptionRu
         try:
             load_s = await transcriber.start()
             print(f"model loaded in {load_s:.1f} s", file=sys.stderr)
-            # No bus in a CLI run: the server's subscribers are not running here.
+            # No bus in a CLI run: the transcripts are left unclaimed, and a running
+            # server, woken by their commit, publishes them (recording.announcing).
             service = TranscriptionService(
-                pool, store, transcriber, settings, SystemClock().now, lambda _event: None
+                pool,
+                store,
+                transcriber,
+                settings,
+                SystemClock().now,
+                lambda _event: None,
+                announce=False,
             )
             return await transcribe_pending(service, sys.stderr, limit)
         finally:

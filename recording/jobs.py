@@ -1,6 +1,6 @@
 """The background work of recording in a server process: crash recovery, the
-transcription queue and the journal links (both woken by NOTIFY, polled as a
-fallback), retention on schedule.
+transcription queue, the journal links and the announcement of transcripts made
+elsewhere (all three woken by NOTIFY, polled as a fallback), retention on schedule.
 
 Every job is safe to run in several server processes at once (the row locks in
 ``repository`` see to that), so each process simply runs all of them.
@@ -16,6 +16,7 @@ from datetime import datetime
 
 import asyncpg
 
+from .announcing import TRANSCRIPT_CHANNEL, TranscriptAnnouncer
 from .config import RecordingConfig
 from .linking import LINK_CHANNEL, RecordingLinker
 from .services import TRANSCRIPTION_CHANNEL, RecordingService, TranscriptionService
@@ -35,15 +36,18 @@ class RecordingJobs:
         linker: RecordingLinker,
         config: RecordingConfig,
         clock: Callable[[], datetime],
+        announcer: TranscriptAnnouncer | None = None,
     ) -> None:
         self._dsn = dsn
         self._recordings = recordings
         self._transcription = transcription
         self._linker = linker
+        self._announcer = announcer
         self._config = config
         self._now = clock
         self._transcription_wake = asyncio.Event()
         self._link_wake = asyncio.Event()
+        self._announce_wake = asyncio.Event()
         self._listener: asyncpg.Connection | None = None
         self._tasks: list[asyncio.Task[None]] = []
 
@@ -57,6 +61,13 @@ class RecordingJobs:
                 name="recording-link",
             )
         )
+        if self._announcer is not None:
+            # Also without transcription here: the CLI may transcribe for this server.
+            await self._listener.add_listener(TRANSCRIPT_CHANNEL, self._on_announce_notify)
+            announce = self._woken(
+                self._announce_wake, _LINK_POLL_S, self._announcer.announce_pending
+            )
+            self._tasks.append(asyncio.create_task(announce, name="recording-announce"))
         if self._transcription is not None:
             await self._listener.add_listener(TRANSCRIPTION_CHANNEL, self._on_notify)
             transcribe = self._woken(
@@ -89,6 +100,9 @@ class RecordingJobs:
 
     def _on_link_notify(self, *_: object) -> None:
         self._link_wake.set()
+
+    def _on_announce_notify(self, *_: object) -> None:
+        self._announce_wake.set()
 
     @staticmethod
     async def _woken(

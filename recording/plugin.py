@@ -16,6 +16,7 @@ from aiohttp import web
 from server.keys import AMI, BUS, CLOCK, CONFIG, POOL
 
 from . import http
+from .announcing import TranscriptAnnouncer
 from .jobs import RecordingJobs
 from .linking import RecordingLinker
 from .live import LiveRecorder
@@ -59,8 +60,15 @@ async def _recording(app: web.Application) -> AsyncIterator[None]:
     live = LiveRecorder(recordings, app[AMI], app[POOL], settings)
     live.subscribe(bus.subscribe)
     app[http.LIVE] = live
+    announcer = TranscriptAnnouncer(app[POOL], now, bus.publish)
     jobs = RecordingJobs(
-        config.database.url.get_secret_value(), recordings, transcription, linker, settings, now
+        config.database.url.get_secret_value(),
+        recordings,
+        transcription,
+        linker,
+        settings,
+        now,
+        announcer,
     )
     await jobs.start()
     yield

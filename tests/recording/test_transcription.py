@@ -17,6 +17,7 @@ import pytest
 
 from recording import repository
 from recording.access import Scope
+from recording.announcing import TranscriptAnnouncer
 from recording.cli import transcribe_pending
 from recording.config import RecordingConfig
 from recording.dialogue import Utterance, dialogue_from_json, locate_phrase
@@ -258,3 +259,46 @@ async def test_a_directory_that_is_not_a_model_fails_to_load_clearly(tmp_path: P
     (tmp_path / "conf").mkdir()
     with pytest.raises(ModelLoadFailed, match="cannot load the Vosk model"):
         await Transcriber(tmp_path, 1).start()
+
+
+async def test_a_transcript_made_by_the_backlog_command_is_announced_once_by_the_server(
+    setup: Setup, db_dsn: str, db_pool: asyncpg.Pool, transcriber: Transcriber
+) -> None:
+    # The server: its jobs (no transcription of its own here) publish on its bus.
+    heard: asyncio.Queue[object] = asyncio.Queue()
+    config = setup.config.model_copy(update={"transcription_poll_s": 3600.0})
+    linker = RecordingLinker(db_pool, setup.clock.now, lambda _event: None)
+    announcer = TranscriptAnnouncer(db_pool, setup.clock.now, heard.put_nowait)
+    jobs = RecordingJobs(db_dsn, setup.service, None, linker, config, setup.clock.now, announcer)
+    await jobs.start()
+    try:
+        # The backlog command, as `switchboard recordings transcribe` builds it: no bus.
+        cli_events: list[object] = []
+        cli = TranscriptionService(
+            db_pool, setup.store, transcriber, config, setup.clock.now, cli_events.append,
+            announce=False,
+        )  # fmt: skip
+        call = await finished(setup, call_id="1700000300.1")
+        run = await transcribe_pending(cli, io.StringIO())
+        assert call.recording.id in run.done and cli_events == []
+        # Woken by the transcript's commit, well before the hour-long poll.
+        event = await asyncio.wait_for(heard.get(), timeout=30)
+        async with db_pool.acquire() as conn:
+            words = await conn.fetchval(
+                "SELECT word_count FROM transcripts WHERE recording_id = $1", call.recording.id
+            )
+        assert event == TranscriptReady(call.recording.id, "1700000300.1", words)
+
+        # A server's own worker tells its bus itself; the NOTIFY of that commit makes
+        # no second announcement.
+        own_events: list[object] = []
+        own = TranscriptionService(
+            db_pool, setup.store, transcriber, config, setup.clock.now, own_events.append
+        )
+        mine = await finished(setup, call_id="1700000300.2")
+        assert mine.recording.id in (await own.run_pending()).done
+        assert [type(e) for e in own_events] == [TranscriptReady]
+        assert await announcer.announce_pending() == []
+        assert heard.empty()
+    finally:
+        await jobs.close()
