@@ -10,6 +10,7 @@ from pathlib import Path
 
 from aiohttp import web
 
+from callback import plugin as callback_plugin
 from crm_connectors import plugin as crm_plugin
 from ivr import plugin as ivr_plugin
 from pbx import plugin as pbx_plugin
@@ -39,6 +40,7 @@ FEATURE_PLUGINS: tuple[Callable[[web.Application], None], ...] = (
     routing_plugin.setup,
     crm_plugin.setup,
     ivr_plugin.setup,
+    callback_plugin.setup,
     text_channels_plugin.setup,
     workspace_plugin.setup,
 )

@@ -24,6 +24,7 @@ from pydantic import (
     model_validator,
 )
 
+from callback.config import CallbackConfig
 from crm_connectors.config import CustomersConfig
 from ivr.config import IvrConfig
 from recording.config import RecordingConfig
@@ -177,6 +178,7 @@ class Config(_Section):
     customers: CustomersConfig = CustomersConfig()
     text_channels: TextChannelsConfig = TextChannelsConfig()
     workspace: WorkspaceConfig = WorkspaceConfig()
+    callback: CallbackConfig = CallbackConfig()
 
     def replace(self, **sections: dict[str, Any]) -> Config:
         """A copy with some keys of some sections changed (validated again)."""

@@ -205,7 +205,8 @@ def test_every_route_is_anonymous_by_declaration_or_role_protected(tmp_path: Pat
         if access_of(route.handler) == ANONYMOUS
     }
     # Anonymous by decision: health, metrics, login, static files, and the public
-    # endpoints of the visitors' web-chat widget (checked by site key and origin).
+    # endpoints of the visitors' web-chat and callback widgets (checked by site key and
+    # origin; a callback's status by its random id).
     assert anonymous_paths <= {
         "/healthz",
         "/metrics",
@@ -215,5 +216,8 @@ def test_every_route_is_anonymous_by_declaration_or_role_protected(tmp_path: Pat
         "/webchat/widget.js",
         "/api/v1/webchat/ws",
         "/api/v1/webchat/attachments/{attachment_id}",
+        "/callback/widget.js",
+        "/api/v1/callbacks",
+        "/api/v1/callbacks/{request_id}",
     }
     assert isinstance(app, web.Application)

@@ -1,0 +1,297 @@
+"""Carrying out callbacks: ring the agent first, dial the visitor once the agent answers,
+settle each attempt from Asterisk's word — also after a restart.
+
+- Routing's ``OfferMade`` for a ``callback`` interaction (a widget's request, or the
+  IVR's "press 1", adopted here) rings the offered agent's phone: an AMI Originate into
+  ``callback-dial``. The agent's channel ringing is what the workspace's screen-pop
+  keys on. No answer (or busy, or AMI down): the offer is declined, routing offers the
+  next agent and the interaction keeps its place.
+- On answer, the dialplan asks ``callback-answered`` (FastAGI): the offer is accepted
+  and the attempt recorded in one transaction, and only then is the visitor dialled.
+  A crash cannot make a dial that the database does not know about.
+- The hang-up handler of the agent's channel reports the attempt's result (UserEvent
+  ``CallbackResult``) and keeps it in AstDB. A server that was down when the call ended
+  finds it there (:meth:`CallbackExecutor.recover`); a call still up is left alone; a
+  call Asterisk lost without a word (no entry, no channel) counts as ``LOST``.
+
+Every process sees every routing event; the process whose guarded claim of the offer
+succeeds is the one that rings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pbx.agi.server import AgiHangup, AgiSession
+from pbx.ami.client import AmiClient, AmiError, AmiNotConnected
+from pbx.events import CallEnded
+from routing.events import OfferCancelled, OfferDeclined, OfferMade, OfferTimedOut
+from server.config import TimersConfig
+
+from .config import CallbackConfig
+from .numbers import digits
+from .services import CallbackService
+
+log = logging.getLogger("callback.executor")
+
+_AMI_ERRORS = (AmiError, AmiNotConnected, TimeoutError)
+# Ringing stops this long before routing's offer expires: an answer never comes after
+# routing gave the callback to someone else.
+_OFFER_MARGIN_S = 1.0
+_ASTDB_FAMILY = "callback"
+# Recovery looks at calls and stale offers every this many polls.
+_RECOVERY_EVERY = 5
+
+
+def endpoint_of_channel(channel: str) -> str | None:
+    """``PJSIP/1001-0000002a`` → ``1001``."""
+    tech, _, rest = channel.partition("/")
+    if tech.upper() != "PJSIP" or not rest:
+        return None
+    name, dash, _suffix = rest.rpartition("-")
+    return name if dash else rest
+
+
+class CallbackExecutor:
+    def __init__(
+        self,
+        service: CallbackService,
+        ami: AmiClient,
+        config: CallbackConfig,
+        timers: TimersConfig,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self._service = service
+        self._ami = ami
+        self._config = config
+        self._timers = timers
+        self._clock = clock
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._loop_task: asyncio.Task[None] | None = None
+        self._wake = asyncio.Event()
+
+    def subscribe(self, subscribe: Callable[[type, Callable[[Any], Any]], Any]) -> list[Any]:
+        return [
+            subscribe(OfferMade, self.on_offer),
+            subscribe(OfferDeclined, self.on_offer_over),
+            subscribe(OfferTimedOut, self.on_offer_over),
+            subscribe(OfferCancelled, self.on_offer_over),
+            subscribe(CallEnded, self.on_call_ended),
+        ]
+
+    def start(self) -> None:
+        self._ami.subscribe(self.on_ami_event)
+        self._ami.on_connection_change(self._on_connection)
+        self._loop_task = asyncio.create_task(self._loop(), name="callback-loop")
+
+    async def close(self) -> None:
+        if self._loop_task is not None:
+            self._loop_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._loop_task
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # --- routing's offers -------------------------------------------------------------
+
+    def on_offer(self, event: OfferMade) -> None:
+        if event.channel != "callback":
+            return
+        self._spawn(self._ring_agent(event))
+
+    async def _ring_agent(self, event: OfferMade) -> None:
+        request = await self._service.request_of(event.interaction_id)
+        if request is None:
+            request = await self._service.adopt(event.interaction_id)
+            if request is None:
+                return
+        claimed = await self._service.claim_offer(event.interaction_id, event.offer_id)
+        if claimed is None:
+            # Another process rings it, or the request ended (cancelled) while its
+            # interaction still waited: that one leaves the queue.
+            await self._service.drop_if_ended(event.interaction_id)
+            return
+        endpoint = await self._service.endpoint_of_agent(event.agent_id)
+        left_s = event.expires_at.timestamp() - self._clock().timestamp() - _OFFER_MARGIN_S
+        ring_s = min(self._timers.ring_timeout_s, left_s)
+        if endpoint is None or ring_s < 1:
+            await self._service.offer_unanswered(
+                event.interaction_id, event.offer_id, event.agent_id
+            )
+            return
+        label = f"Callback {claimed['name']}".strip()[:60] or "Callback"
+        fields = {
+            "Channel": f"PJSIP/{endpoint}",
+            "Context": "callback-dial",
+            "Exten": "s",
+            "Priority": "1",
+            "Timeout": str(int(ring_s * 1000)),
+            "CallerID": f'"{_caller_name(label)}" <{claimed["phone"]}>',
+            "Variable": [
+                f"CALLBACK_ID={claimed['id']}",
+                f"CALLBACK_OFFER={event.offer_id}",
+                f"CALLBACK_RING={self._config.visitor_ring_s}",
+            ],
+        }
+        log.info(
+            "ringing agent for callback id=%s offer=%s endpoint=%s ring_s=%.0f",
+            claimed["id"], event.offer_id, endpoint, ring_s,
+        )  # fmt: skip
+        started = time.monotonic()
+        try:
+            await self._ami.originate(fields, timeout=ring_s + 10)
+        except _AMI_ERRORS as exc:
+            log.info(
+                "agent did not take callback id=%s offer=%s after %.1f s: %s",
+                claimed["id"], event.offer_id, time.monotonic() - started, exc,
+            )  # fmt: skip
+            await self._service.offer_unanswered(
+                event.interaction_id, event.offer_id, event.agent_id
+            )
+
+    async def on_offer_over(self, event: OfferDeclined | OfferTimedOut | OfferCancelled) -> None:
+        await self._service.offer_ended(event.interaction_id, event.offer_id)
+
+    # --- the agent answered -----------------------------------------------------------
+
+    async def on_answered(self, session: AgiSession) -> None:
+        """``callback-answered``: args = (request id, offer id, linkedid)."""
+        args = session.args
+        endpoint = endpoint_of_channel(session.request.channel or "")
+        try:
+            request_id, offer_id, call_id = UUID(args[0]), int(args[1]), args[2]
+        except (IndexError, ValueError):
+            log.warning("callback-answered with bad arguments %r", args)
+            return
+        if endpoint is None:
+            return
+        go = await self._service.start_attempt(
+            request_id, offer_id, endpoint, session.request.channel or "", call_id
+        )
+        if go is None:
+            return
+        try:
+            await session.command(f'SET VARIABLE CALLBACK_GO "{digits(go.phone)}"')
+        except AgiHangup:
+            # The agent hung up right after answering: the hang-up handler ran with
+            # no CALLBACK_GO, so no result will come; the attempt ends now.
+            await self._service.settle_attempt(request_id, offer_id, "CANCEL")
+
+    # --- results ----------------------------------------------------------------------
+
+    async def on_ami_event(self, message: Any) -> None:
+        if message.event != "UserEvent" or message.get("UserEvent") != "CallbackResult":
+            return
+        try:
+            request_id = UUID(message.get("Request", ""))
+            offer_id = int(message.get("Offer", ""))
+        except ValueError:
+            return
+        result = message.get("Result", "") or "CANCEL"
+        if result == "REFUSED":
+            return
+        await self._settle(request_id, offer_id, result)
+
+    async def _settle(self, request_id: UUID, offer_id: int, result: str) -> None:
+        if await self._service.settle_attempt(request_id, offer_id, result):
+            self._wake.set()
+        with contextlib.suppress(*_AMI_ERRORS):
+            await self._ami.send_action(
+                "DBDel", {"Family": _ASTDB_FAMILY, "Key": f"{request_id}-{offer_id}"}
+            )
+
+    async def on_call_ended(self, event: CallEnded) -> None:
+        await self._service.mark_journal_of_call(event.call_id)
+
+    # --- the loop: due requests and recovery -----------------------------------------
+
+    def _on_connection(self, connected: bool) -> None:
+        if connected:
+            # Results may have been missed while AMI was away.
+            self._recover_now = True
+            self._wake.set()
+
+    _recover_now = True
+
+    async def _loop(self) -> None:
+        polls = 0
+        while True:
+            try:
+                await self._service.enqueue_due()
+                if self._recover_now or polls % _RECOVERY_EVERY == 0:
+                    self._recover_now = False
+                    await self.recover()
+            except Exception:
+                log.exception("callback loop failed; retrying")
+            polls += 1
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self._config.poll_interval_s):
+                    await self._wake.wait()
+
+    async def recover(self) -> None:
+        """Settle attempts whose end we did not hear of; free requests whose agent's offer
+        ended while nobody listened."""
+        if not self._ami.connected:
+            return
+        for attempt in await self._service.open_attempts():
+            await self._recover_attempt(attempt)
+        for request in await self._service.stale_calling(self._timers.offer_timeout_s * 2):
+            if request["offer_id"] is not None and request["offer_state"] != "offered":
+                await self._service.offer_ended(request["interaction_id"], request["offer_id"])
+
+    async def _recover_attempt(self, attempt: Any) -> None:
+        key = f"{attempt['request_id']}-{attempt['offer_id']}"
+        try:
+            result = await self._astdb(key)
+            if result is None:
+                if await self._channel_alive(attempt["channel"]):
+                    return
+                # The hang-up handler may have run between the two looks.
+                result = await self._astdb(key) or "LOST"
+        except _AMI_ERRORS:
+            return
+        log.info("callback attempt recovered request=%s result=%s", attempt["request_id"], result)
+        await self._settle(attempt["request_id"], attempt["offer_id"], result)
+
+    async def _astdb(self, key: str) -> str | None:
+        try:
+            answer = await self._ami.send_action("DBGet", {"Family": _ASTDB_FAMILY, "Key": key})
+        except AmiError:
+            return None
+        for event in answer.events:
+            if event.get("Val"):
+                return event.get("Val")
+        return None
+
+    async def _channel_alive(self, channel: str) -> bool:
+        try:
+            await self._ami.send_action(
+                "Getvar", {"Channel": channel, "Variable": "CHANNEL(state)"}
+            )
+        except AmiError:
+            return False
+        return True
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("callback task failed", exc_info=task.exception())
+
+
+def _caller_name(text: str) -> str:
+    """A caller name Asterisk's CallerID parser cannot misread."""
+    return "".join(c for c in text if c not in '"<>\\\r\n')

@@ -1,0 +1,186 @@
+"""Callbacks on the real stack: a visitor's request rings an agent's baresip first, the
+answer dials the visitor's baresip through the trunk and the carrier, and both end up
+in one bridge; an agent who does not answer passes the callback on; a visitor who does
+not answer is tried again, then the request fails.
+
+Switchboard's Asterisk reaches the visitors through its PJSIP trunk to a second
+Asterisk playing the carrier (tests/harness/carrier.py), where the visitors' baresips
+are registered under their numbers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import pytest
+
+from tests.harness.carrier import COMPANY_CALLER_ID
+
+from .lab import VISITORS, Lab, running_lab
+
+pytestmark = pytest.mark.asterisk
+
+
+@pytest.fixture(scope="module")
+async def lab(tmp_path_factory: pytest.TempPathFactory, db_dsn: str) -> AsyncIterator[Lab]:
+    async with running_lab(tmp_path_factory.mktemp("callback"), db_dsn) as lab:
+        yield lab
+
+
+@pytest.fixture(autouse=True)
+async def quiet(lab: Lab) -> AsyncIterator[None]:
+    """Each test starts and ends with no call up and every agent offline."""
+    await lab.set_available(*lab.agents, available=False)
+    yield
+    await lab.set_available(*lab.agents, available=False)
+    await lab.settle()
+
+
+async def test_the_agent_rings_first_then_the_visitor_and_both_are_bridged(lab: Lab) -> None:
+    agent = lab.agents["201"]
+    visitor = await lab.visitor(VISITORS[0])
+    await lab.set_available("201")
+    status, body = await lab.post(
+        {"phone": f"+{VISITORS[0]}", "name": "Ada", "page": "http://shop.test/cart", "comment": "x"}
+    )
+    assert status == 201, body
+    assert body["status"] == "queued"
+    request_id = body["id"]
+
+    ringing = await agent.wait_for("CALL_INCOMING", timeout_s=10)
+    assert ringing.peer_uri is not None and f"+{VISITORS[0]}" in ringing.peer_uri
+    # The visitor's phone stays quiet until the agent answers.
+    assert not [e for e in visitor.events if e.type == "CALL_INCOMING"]
+    await lab.status_is(request_id, "calling")
+    await agent.accept()
+
+    incoming = await visitor.wait_for("CALL_INCOMING", timeout_s=15)
+    assert incoming.peer_uri is not None and f"sip:{COMPANY_CALLER_ID}@" in incoming.peer_uri
+    await visitor.accept()
+    await visitor.wait_for("CALL_ESTABLISHED", timeout_s=10)
+
+    # One bridge holds the agent's channel and the trunk's.
+    def enter(prefix: str):
+        return lambda e: e.get("Event") == "BridgeEnter" and e.get("Channel", "").startswith(prefix)
+
+    agent_side = await lab.ami.wait_event(enter("PJSIP/201-"), timeout_s=10)
+    trunk_side = await lab.ami.wait_event(enter("PJSIP/trunk-"), timeout_s=10)
+    assert agent_side["BridgeUniqueid"] == trunk_side["BridgeUniqueid"]
+
+    await visitor.hangup()
+    done = await lab.status_is(request_id, "completed")
+    assert done["outcome"] == "answered"
+    assert done["attempts"] == 1
+    (attempt,) = await lab.attempts(request_id)
+    assert attempt["result"] == "ANSWER"
+    assert attempt["agent_id"] == lab.agent_ids["201"]
+
+    # The visitor's status page says so, and the customer's timeline tells the story.
+    response = await lab.client.get(f"/api/v1/callbacks/{request_id}")
+    assert (await response.json())["status"] == "completed"
+
+    async def timeline() -> list[str]:
+        async with lab.pool.acquire() as conn:
+            rows = await conn.fetch(
+                """SELECT source_ref FROM timeline_entries
+                   WHERE source = 'callback' AND source_ref LIKE $1""",
+                f"{request_id}:%",
+            )
+        refs = sorted(r["source_ref"].split(":", 1)[1] for r in rows)
+        return refs if "finished" in refs else []
+
+    assert await lab.until(timeline, "timeline entries") == ["attempt:1", "finished", "requested"]
+
+    async def journal() -> object:
+        async with lab.pool.acquire() as conn:
+            return await conn.fetchval(
+                "SELECT outcome FROM calls WHERE call_id = $1", attempt["call_id"]
+            )
+
+    assert await lab.until(journal, "the journal's outcome") == "callback_answered"
+
+
+async def test_an_agent_who_does_not_answer_passes_the_callback_to_the_next(lab: Lab) -> None:
+    first, second = lab.agents["201"], lab.agents["202"]
+    visitor = await lab.visitor(VISITORS[1])
+    # 201 is the only one available: the offer goes to them; 202 comes in while 201 rings.
+    await lab.set_available("201")
+    status, body = await lab.post({"phone": f"+{VISITORS[1]}"})
+    assert status == 201, body
+    await first.wait_for("CALL_INCOMING", timeout_s=10)
+    await lab.set_available("202")
+    # 201 lets it ring out (ring timeout 4 s); routing offers it to 202.
+    await second.wait_for("CALL_INCOMING", timeout_s=20)
+    await second.accept()
+    await visitor.wait_for("CALL_INCOMING", timeout_s=15)
+    await visitor.accept()
+    await visitor.wait_for("CALL_ESTABLISHED", timeout_s=10)
+    await second.hangup()
+    done = await lab.status_is(body["id"], "completed")
+    (attempt,) = await lab.attempts(body["id"])
+    assert attempt["agent_id"] == lab.agent_ids["202"]
+    assert done["attempts"] == 1
+
+
+async def test_a_visitor_who_does_not_answer_is_tried_again_then_the_request_fails(
+    lab: Lab,
+) -> None:
+    agent = lab.agents["201"]
+    await agent.set_answer_mode("auto")
+    visitor = await lab.visitor(VISITORS[2])
+    try:
+        await lab.set_available("201")
+        status, body = await lab.post({"phone": f"+{VISITORS[2]}"})
+        assert status == 201, body
+        # Two attempts (callback_max_attempts = 2), each rings the visitor 5 s.
+        await visitor.wait_for("CALL_INCOMING", timeout_s=20)
+        await visitor.wait_for("CALL_CLOSED", timeout_s=20)
+        await visitor.wait_for("CALL_INCOMING", timeout_s=30)
+        failed = await lab.status_is(body["id"], "failed", timeout_s=30)
+    finally:
+        await agent.set_answer_mode("manual")
+    assert failed["attempts"] == 2
+    assert failed["outcome"] == "noanswer"
+    attempts = await lab.attempts(body["id"])
+    assert [a["result"] for a in attempts] == ["NOANSWER", "NOANSWER"]
+    # The agent was released in between: each attempt was an interaction of its own,
+    # ended (not kept in wrap-up) when the visitor did not answer.
+    first, second = (a["interaction_id"] for a in attempts)
+    assert first != second
+    async with lab.pool.acquire() as conn:
+        states = await conn.fetch(
+            "SELECT state, agent_id FROM interactions WHERE id = ANY($1::bigint[])",
+            [first, second],
+        )
+        state = await lab.runtime.service.agent_state(conn, lab.agent_ids["201"])
+    assert {r["state"] for r in states} == {"completed"}
+    assert state.load == 0
+    incoming = [e for e in visitor.events if e.type == "CALL_INCOMING"]
+    assert len(incoming) == 2
+
+
+async def test_a_number_with_a_pending_request_gets_that_request_back(lab: Lab) -> None:
+    status, first = await lab.post({"phone": f"+{VISITORS[3]}"})
+    assert status == 201, first
+    # Written the national way (the site serves one country) or spaced: the same number.
+    for written in (f"0{VISITORS[3][2:]}", f"+49 {VISITORS[3][2:]}"):
+        status, again = await lab.post({"phone": written})
+        assert status == 200, again
+        assert again["id"] == first["id"]
+        assert again["status"] == "queued"
+    # Nobody is available: it waits; withdrawn here so later tests start clean.
+    row = await lab.request(first["id"])
+    async with lab.pool.acquire() as conn:
+        await lab.runtime.service.abandon(conn, row["interaction_id"], "test over")
+        await conn.execute(
+            """UPDATE callback_requests SET status = 'cancelled', ended_at = now()
+               WHERE id = $1::uuid""",
+            first["id"],
+        )
+
+
+async def test_the_status_of_an_unknown_request_is_not_found(lab: Lab) -> None:
+    for path in ("00000000-0000-4000-8000-000000000000", "not-a-uuid"):
+        response = await lab.client.get(f"/api/v1/callbacks/{path}")
+        assert response.status == 404
+        assert "error" in await response.json()
