@@ -25,6 +25,10 @@ class NoCall(CallControlError):
     """The agent has no call this can act on."""
 
 
+class OutsideNumbersOff(CallControlError):
+    """No way to outside numbers is configured (no carrier, no outbound context)."""
+
+
 class CallControls:
     def __init__(self, ami: AmiClient, config: WorkspaceConfig) -> None:
         self._ami = ami
@@ -63,8 +67,9 @@ class CallControls:
         else:
             assert number is not None
             if not self._config.outbound_context:
-                raise CallControlError(
-                    "transfers to outside numbers need [workspace] outbound_context"
+                raise OutsideNumbersOff(
+                    "no carrier for outside numbers: configure [trunk] (or [workspace] "
+                    "outbound_context)"
                 )
             context, exten = self._config.outbound_context, number.lstrip("+")
         talking = [c for c in await self.channels(endpoint) if c["state"] == _UP and c["bridge"]]

@@ -19,7 +19,7 @@ from routing.errors import (
 from server.http_util import fail
 from text_channels.services import ConversationEnded, ConversationNotFound, Refused
 
-from .calls import CallControlError, NoCall
+from .calls import CallControlError, NoCall, OutsideNumbersOff
 from .services import NotAllowed
 
 _STATUS: list[tuple[type[Exception], int]] = [
@@ -35,6 +35,7 @@ _STATUS: list[tuple[type[Exception], int]] = [
     (OfferClosed, 409),
     (ConversationEnded, 409),
     (NoCall, 409),
+    (OutsideNumbersOff, 409),
     (CallControlError, 503),
 ]
 

@@ -18,7 +18,6 @@ from crm_connectors.timeline import TimelineWriter
 from ivr.keys import IVR
 from recording.events import RecordingLinked
 from routing.keys import ROUTING
-from server.config import Config
 from server.keys import AMI, BUS, CLOCK, CONFIG, POOL
 from text_channels.keys import TEXT_CHANNELS
 
@@ -26,7 +25,7 @@ from . import admin_http, chat_http, http
 from .call_context import CallContext, IvrCallContext, NoCallContext
 from .calls import CallControls
 from .cards import CardBuilder
-from .config import WorkspaceConfig
+from .config import with_trunk
 from .hub import StreamHub
 from .keys import WORKSPACE, Workspace
 from .notifier import Notifier
@@ -37,14 +36,8 @@ from .sockets import OperatorSockets
 from .wakeups import StreamWakeups
 
 
-def workspace_config(config: Config) -> WorkspaceConfig:
-    # Config.workspace arrives with this feature's wiring into server/config.py; the
-    # defaults serve until then.
-    return getattr(config, "workspace", None) or WorkspaceConfig()
-
-
 async def _workspace(app: web.Application) -> AsyncIterator[None]:
-    config = workspace_config(app[CONFIG])
+    config = with_trunk(app[CONFIG].workspace, bool(app[CONFIG].trunk.host))
     pool, bus, clock = app[POOL], app[BUS], app[CLOCK].now
     routing = app[ROUTING]
     customers = app[CUSTOMERS].store

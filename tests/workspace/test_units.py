@@ -1,10 +1,13 @@
-"""Pure parts of the workspace: numbering a batch, channel names, the socket's checks."""
+"""Pure parts of the workspace: numbering a batch, channel names, the socket's checks,
+the way to outside numbers."""
 
 from __future__ import annotations
 
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
+from workspace.calls import CallControls, OutsideNumbersOff
+from workspace.config import WorkspaceConfig, with_trunk
 from workspace.screenpop import endpoint_of_channel
 from workspace.sockets import parse_since, same_origin
 from workspace.stream import Outgoing, number_items
@@ -54,3 +57,19 @@ def test_since_is_a_sequence_number() -> None:
     for bad in ("-1", "x", "1" * 19):
         with pytest.raises(ValueError):
             parse_since(bad)
+
+
+def test_outside_numbers_go_through_outbound_once_a_carrier_is_configured() -> None:
+    default = WorkspaceConfig()
+    assert with_trunk(default, trunk_configured=False).outbound_context == ""
+    assert with_trunk(default, trunk_configured=True).outbound_context == "outbound"
+    named = WorkspaceConfig(outbound_context="pstn")
+    assert with_trunk(named, trunk_configured=True).outbound_context == "pstn"
+    assert with_trunk(named, trunk_configured=False).outbound_context == "pstn"
+
+
+async def test_without_a_carrier_a_transfer_to_a_number_is_refused_before_asterisk() -> None:
+    # Refused before any action: the AMI client is never reached.
+    controls = CallControls(None, with_trunk(WorkspaceConfig(), trunk_configured=False))  # type: ignore[arg-type]
+    with pytest.raises(OutsideNumbersOff):
+        await controls.transfer("1101", number="+4930123456")

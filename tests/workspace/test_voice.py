@@ -12,12 +12,15 @@ from playwright.async_api import expect
 from crm_connectors.keys import CUSTOMERS
 from server.keys import POOL
 from tests.harness.browser import chromium
+from tests.harness.carrier import COMPANY_CALLER_ID, CarrierInstance, start_carrier
 from tests.workspace.voice import ENDPOINTS, VoiceWorld, running_voice_world
 from tests.workspace.world import PASSWORD
 
 pytestmark = pytest.mark.asterisk
 CALLER = "+79160000001"
 ANNA = "+79160000003"
+# A number in the outside world: a baresip registered at the test carrier.
+OUTSIDE = "4930123456"
 
 
 async def seed_customer(lab: VoiceWorld, number: str, name: str, *history: str) -> None:
@@ -32,8 +35,18 @@ async def seed_customer(lab: VoiceWorld, number: str, name: str, *history: str) 
 
 
 @pytest.fixture(scope="module")
-async def lab(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[VoiceWorld]:
-    async with running_voice_world(tmp_path_factory.mktemp("voice"), db_dsn) as lab:
+async def carrier(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[CarrierInstance]:
+    instance = await start_carrier(tmp_path_factory.mktemp("carrier"), (OUTSIDE,))
+    yield instance
+    await instance.stop()
+
+
+@pytest.fixture(scope="module")
+async def lab(
+    db_dsn: str, tmp_path_factory: pytest.TempPathFactory, carrier: CarrierInstance
+) -> AsyncIterator[VoiceWorld]:
+    workdir = tmp_path_factory.mktemp("voice")
+    async with running_voice_world(workdir, db_dsn, carrier=carrier) as lab:
         await seed_customer(
             lab, CALLER, "Ivan Petrov", "Web chat about a broken lamp", "Promised a refund"
         )
@@ -105,6 +118,56 @@ async def test_a_call_is_blind_transferred_to_another_agent(
     await oleg_phone.accept()
     await oleg_phone.wait_for("CALL_ESTABLISHED")
     await oleg_phone.hangup()
+
+
+async def test_a_call_is_blind_transferred_to_an_outside_number_through_the_carrier(
+    lab: VoiceWorld, only_olga: None, carrier: CarrierInstance, tmp_path: Path
+) -> None:
+    outside = carrier.visitor_phone(tmp_path / "outside", OUTSIDE)
+    await outside.start()
+    try:
+        olga = await lab.world.operator("olga")
+        await lab.call("+79160000004")
+        olga_phone = lab.phones["olga"]
+        await olga_phone.wait_for("CALL_INCOMING", timeout_s=20)
+        await olga_phone.accept()
+        await olga_phone.wait_for("CALL_ESTABLISHED")
+        await olga.ok("POST", "/api/v1/workspace/calls/transfer", {"number": f"+{OUTSIDE}"})
+        await olga_phone.wait_for("CALL_CLOSED")
+        # The carrier rings the outside phone, which sees the company, not the agent.
+        ringing = await outside.wait_for("CALL_INCOMING", timeout_s=20)
+        assert ringing.peer_uri is not None and f"sip:{COMPANY_CALLER_ID}@" in ringing.peer_uri
+        await outside.accept()
+        await outside.wait_for("CALL_ESTABLISHED")
+        await outside.hangup()
+        await outside.wait_for("CALL_CLOSED")
+    finally:
+        await outside.stop()
+
+
+async def test_click_to_call_reaches_an_outside_number_with_the_company_caller_id(
+    lab: VoiceWorld, carrier: CarrierInstance, tmp_path: Path
+) -> None:
+    outside = carrier.visitor_phone(tmp_path / "outside", OUTSIDE)
+    await outside.start()
+    try:
+        olga = await lab.world.operator("olga")
+        olga_phone = lab.phones["olga"]
+        status, body = await olga.call(
+            "POST", "/api/v1/workspace/calls/dial", {"number": f"+{OUTSIDE}"}
+        )
+        assert status == 202, body
+        await olga_phone.wait_for("CALL_INCOMING")
+        await olga_phone.accept()
+        ringing = await outside.wait_for("CALL_INCOMING", timeout_s=20)
+        assert ringing.peer_uri is not None and f"sip:{COMPANY_CALLER_ID}@" in ringing.peer_uri
+        await outside.accept()
+        await outside.wait_for("CALL_ESTABLISHED")
+        await olga.ok("POST", "/api/v1/workspace/calls/hangup")
+        await outside.wait_for("CALL_CLOSED")
+        await lab.settle()
+    finally:
+        await outside.stop()
 
 
 async def test_an_agent_calls_a_colleague_whose_endpoint_is_a_name_not_a_number(

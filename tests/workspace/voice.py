@@ -1,11 +1,13 @@
 """The workspace's voice lab: the world of world.py on a real Asterisk 22 with the IVR,
 Olga's and Oleg's baresip softphones (world.ENDPOINTS), and scripted callers who dial the
-company's number and press 1 for the support department."""
+company's number and press 1 for the support department. With a carrier
+(tests/harness/carrier.py), the company's Asterisk has its trunk for outside numbers."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +18,7 @@ from asterisk_conf.render import SipAccount
 from ivr.keys import IVR
 from tests.app_helpers import make_config
 from tests.harness.asterisk import AmiMessage, RawAmi, installation_for_tests, settings_for_tests
+from tests.harness.carrier import CarrierInstance
 from tests.harness.softphone import Softphone
 from tests.workspace.world import ENDPOINTS, TIMERS, World, build_world, world_config
 
@@ -102,13 +105,17 @@ class VoiceWorld:
 
 @contextlib.asynccontextmanager
 async def running_voice_world(
-    workdir: Path, db_dsn: str, **config: Any
+    workdir: Path, db_dsn: str, *, carrier: CarrierInstance | None = None, **config: Any
 ) -> AsyncIterator[VoiceWorld]:
     agi_port = allocate_port_block(1)
     data_dir = workdir / "data"
     install = await asyncio.to_thread(installation_for_tests)
     accounts = [SipAccount(e, f"secret-{e}-x") for e in ENDPOINTS.values()]
     settings = settings_for_tests(install, data_dir / "asterisk", accounts, agi_port=agi_port)
+    if carrier is not None:
+        trunk = carrier.trunk()
+        settings = dataclasses.replace(settings, trunk=trunk)
+        config.setdefault("trunk", {"host": trunk.host, "port": trunk.port})
     asterisk = AsteriskInstance(install, data_dir / "asterisk", settings)
     await asterisk.start()
     stack = contextlib.AsyncExitStack()
@@ -132,7 +139,6 @@ async def running_voice_world(
             data_dir,
             base,
             ivr={"external_dial": "PJSIP/{digits}"},
-            workspace={"dial_template": "PJSIP/{digits}"},
             **config,
         )
         world = await build_world(db_dsn, data_dir, config=full)
