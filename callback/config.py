@@ -75,6 +75,10 @@ class CallbackConfig(_Model):
     default_region: str = "US"
     # Working hours of IVR callbacks (None: always open; the caller chose to wait).
     ivr_schedule: dict[str, Any] | None = None
+    # Behind a reverse proxy every request comes from the proxy: the header it puts the
+    # client's address in (its first entry counts), e.g. "X-Forwarded-For". Empty: the
+    # connection's address. Only set it when the proxy overwrites what clients send.
+    client_ip_header: str = Field("", pattern=r"^[A-Za-z0-9-]{0,64}$")
     # Abuse limits: POSTs per client address, requests per number, in the window.
     ip_limit: int = Field(10, ge=1)
     number_limit: int = Field(3, ge=1)

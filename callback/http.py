@@ -45,6 +45,13 @@ def _cors(response: web.StreamResponse, origin: str) -> web.StreamResponse:
     return response
 
 
+def _client_ip(request: web.Request) -> str:
+    header = request.app[CALLBACKS].config.client_ip_header
+    forwarded = request.headers.get(header, "") if header else ""
+    first = forwarded.split(",", 1)[0].strip()
+    return first[:64] if first else request.remote or "unknown"
+
+
 @anonymous
 async def preflight(request: web.Request) -> web.Response:
     origin = _allowed_origin(request, _site(request))
@@ -70,7 +77,7 @@ async def create(request: web.Request) -> web.Response:
         form = CallbackForm(body.phone, body.name, body.page, body.comment, body.preferred())
         try:
             view, created = await request.app[CALLBACKS].service.submit(
-                site, form, request.remote or "unknown"
+                site, form, _client_ip(request)
             )
         except Refused as exc:
             fail(exc.status, exc.reason)

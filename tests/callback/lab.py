@@ -35,6 +35,12 @@ ACCOUNTS = tuple(SipAccount(a, f"secret-{a}-cb") for a in AGENTS)
 # Visitors: Berlin numbers (valid fixed lines), registered to the carrier as digits.
 VISITORS = ("4930901820", "4930901821", "4930901822", "4930901823", "4930901824")
 SITE = "shop-test"
+# The same shop with working hours (Monday to Friday, 09:00-18:00 in Berlin).
+HOURS_SITE = "shop-hours"
+HOURS = {
+    "timezone": "Europe/Berlin",
+    "weekly": {day: ["09:00-18:00"] for day in ("mon", "tue", "wed", "thu", "fri")},
+}
 ORIGIN = "http://shop.test"
 # Timers shortened so that every scenario runs in seconds.
 TIMERS = {
@@ -170,7 +176,6 @@ def lab_config(
     agi_port: int,
     *,
     department_id: int = 1,
-    schedule: dict[str, Any] | None = None,
     origins: tuple[str, ...] = (ORIGIN,),
     callback: dict[str, Any] | None = None,
 ) -> Any:
@@ -193,7 +198,7 @@ def lab_config(
         callback={
             "sites": [
                 {
-                    "key": SITE,
+                    "key": key,
                     "name": "Shop",
                     "origins": list(origins),
                     "countries": ["DE"],
@@ -201,6 +206,7 @@ def lab_config(
                     "priority": 10,
                     "schedule": schedule,
                 }
+                for key, schedule in ((SITE, None), (HOURS_SITE, HOURS))
             ],
             "visitor_ring_s": 5,
             "poll_interval_s": 0.2,
@@ -214,7 +220,6 @@ async def running_lab(
     workdir: Path,
     db_dsn: str,
     *,
-    schedule: dict[str, Any] | None = None,
     origins: tuple[str, ...] = (ORIGIN,),
     callback: dict[str, Any] | None = None,
 ) -> AsyncIterator[Lab]:
@@ -233,7 +238,6 @@ async def running_lab(
             workdir / "data",
             asterisk,
             agi_port,
-            schedule=schedule,
             origins=origins,
             callback=callback,
         )

@@ -11,12 +11,16 @@ are registered under their numbers.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from datetime import datetime
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from tests.harness.carrier import COMPANY_CALLER_ID
 
-from .lab import VISITORS, Lab, running_lab
+from .lab import HOURS_SITE, VISITORS, Lab, running_lab
+
+BERLIN = ZoneInfo("Europe/Berlin")
 
 pytestmark = pytest.mark.asterisk
 
@@ -184,3 +188,32 @@ async def test_the_status_of_an_unknown_request_is_not_found(lab: Lab) -> None:
         response = await lab.client.get(f"/api/v1/callbacks/{path}")
         assert response.status == 404
         assert "error" in await response.json()
+
+
+async def test_after_hours_the_request_waits_for_the_opening_and_is_dialled_then(
+    lab: Lab,
+) -> None:
+    agent = lab.agents["202"]
+    visitor = await lab.visitor(VISITORS[4])
+    saturday = datetime(2026, 11, 28, 20, 0, tzinfo=BERLIN)
+    monday = datetime(2026, 11, 30, 9, 0, tzinfo=BERLIN)
+    lab.clock.jump_to(saturday)
+    try:
+        await lab.set_available("202")
+        status, body = await lab.post({"phone": f"+{VISITORS[4]}"}, site=HOURS_SITE)
+        assert status == 201, body
+        assert body["status"] == "scheduled"
+        assert datetime.fromisoformat(body["scheduled_for"]) == monday
+        # The agent is free, yet nothing rings before the opening.
+        assert (await lab.request(body["id"]))["interaction_id"] is None
+        lab.clock.jump_to(monday)
+        await agent.wait_for("CALL_INCOMING", timeout_s=15)
+        await agent.accept()
+        await visitor.wait_for("CALL_INCOMING", timeout_s=15)
+        await visitor.accept()
+        await visitor.wait_for("CALL_ESTABLISHED", timeout_s=10)
+        await agent.hangup()
+        done = await lab.status_is(body["id"], "completed")
+    finally:
+        lab.clock.jump_to(datetime.now(BERLIN))
+    assert done["attempts"] == 1
