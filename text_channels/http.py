@@ -14,7 +14,7 @@ from urllib.parse import quote
 import asyncpg
 from aiohttp import web
 
-from routing.keys import ROUTING
+from crm_connectors.keys import ACCESS
 from server.auth import anonymous, current_user, requires_role
 from server.http_util import fail, int_path, read_json
 from server.keys import CLOCK, POOL
@@ -140,13 +140,13 @@ async def delete_site(request: web.Request) -> web.Response:
 
 @requires_role("supervisor")
 async def list_offline(request: web.Request) -> web.Response:
-    """Supervisors see their departments' offline messages, admins all."""
+    """Supervisors see their departments' offline messages, admins all (the one rule
+    of crm_connectors.access)."""
     user = current_user(request)
     departments = None
     if not user.has_role("admin"):
         async with request.app[POOL].acquire() as conn:
-            supervised = await request.app[ROUTING].admin.departments_of_supervisor(conn, user.id)
-        departments = sorted(supervised)
+            departments = await request.app[ACCESS].departments(conn, user)
     rows = await request.app[TEXT_CHANNELS].conversations.offline_messages(departments)
     return web.json_response([schemas.offline_json(r) for r in rows])
 

@@ -11,7 +11,16 @@ import aiohttp
 import pytest
 
 from server.keys import POOL
-from tests.workspace.world import SITE_KEY, SITE_ORIGIN, Operator, Visitor, World, running_world
+from tests.app_helpers import create_user
+from tests.workspace.world import (
+    PASSWORD,
+    SITE_KEY,
+    SITE_ORIGIN,
+    Operator,
+    Visitor,
+    World,
+    running_world,
+)
 from text_channels.keys import TEXT_CHANNELS
 
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
@@ -184,7 +193,7 @@ async def test_an_operator_blocks_a_visitor_who_can_send_nothing_more(
     assert (await visitor.connect())["type"] == "blocked"
 
 
-async def test_nobody_available_offers_the_offline_form(world: World) -> None:
+async def test_nobody_available_offers_the_offline_form(world: World, db_dsn: str) -> None:
     await world.status("olga", "offline")
     await world.status("oleg", "offline")
     visitor = world.visitor()
@@ -215,6 +224,14 @@ async def test_nobody_available_offers_the_offline_form(world: World) -> None:
     sam = await world.operator("sam")
     listed = await sam.ok("GET", "/api/v1/webchat/offline")
     assert [(m["name"], m["text"]) for m in listed] == [("Ivan", "Call me tomorrow")]
+    ada = await world.operator("ada")
+    assert [m["text"] for m in await ada.ok("GET", "/api/v1/webchat/offline")] == [
+        "Call me tomorrow"
+    ]
+    # A supervisor of no department of the site's sees none of it.
+    world.users["tess"] = (await create_user(db_dsn, "tess", "supervisor", PASSWORD)).id
+    tess = await world.operator("tess")
+    assert await tess.ok("GET", "/api/v1/webchat/offline") == []
     olga = await world.operator("olga")
     assert (await olga.call("GET", "/api/v1/webchat/offline"))[0] == 403
 
