@@ -74,6 +74,10 @@ INTERACTIONS = 10_000
 ROUTERS = 2
 SIMULATORS = 2
 ARRIVALS_PER_S = 6000
+# Connections of the generator and of each simulator: enough for arrivals to outpace the
+# routers, and for agents' calls to overlap as many operators' requests do on a server.
+GENERATOR_CONNECTIONS = 16
+SIMULATOR_CONNECTIONS = 16
 HANDLE_MAX_S = 0.05
 SEED = 20261123
 TIMEOUT_S = 600
@@ -103,10 +107,17 @@ def cpu_s() -> float:
     return round(usage.ru_utime + usage.ru_stime, 2)
 
 
-def relay_counts(rt: RoutingRuntime) -> dict[str, int]:
+def relay_counts(rt: RoutingRuntime) -> dict[str, object]:
+    service = rt.service
     return {
         "notify_sent": rt.relay.notifications_sent,
         "notify_received": rt.relay.notifications_received,
+        # Calls made together (routing.combining): statements and the calls in them.
+        "together": {
+            c.name: (c.statements, c.items)
+            for c in (service.enqueues, service.accepts, service.completions)
+            if c.items
+        },
     }
 
 
@@ -372,7 +383,7 @@ async def _simulator(
     dsn: str, index: int, ready: mp.synchronize.Event, stop: mp.synchronize.Event, out
 ) -> None:
     """The agents whose id is ``index`` modulo SIMULATORS: accept, talk, complete."""
-    pool = await worker_pool(dsn, 8)
+    pool = await worker_pool(dsn, SIMULATOR_CONNECTIONS)
     bus = EventBus()
     rt = runtime(dsn, pool, bus, router=False, receive=(OfferMade,))
     rng = random.Random(SEED + 10 + index)
@@ -412,7 +423,7 @@ def simulator_process(dsn, index, ready, stop, out) -> None:
 
 async def _generator(dsn: str, start: mp.synchronize.Event, plan: dict, out) -> None:
     """Enqueues the mix at ARRIVALS_PER_S (or as fast as it can, if slower)."""
-    pool = await worker_pool(dsn, 4)
+    pool = await worker_pool(dsn, GENERATOR_CONNECTIONS)
     bus = EventBus()
     rt = runtime(dsn, pool, bus, router=False, receive=())
     await rt.start()
@@ -460,6 +471,28 @@ async def _finished(dsn: str) -> None:
         await conn.close()
 
 
+async def backends_cpu_s(dsn: str) -> float | None:
+    """CPU time used so far by the other connections' backends of the database, where the
+    server runs on this machine (Linux); None where it cannot be read."""
+    conn = await asyncpg.connect(dsn)
+    try:
+        pids = await conn.fetch(
+            """SELECT pid FROM pg_stat_activity
+               WHERE datname = current_database() AND pid <> pg_backend_pid()"""
+        )
+    finally:
+        await conn.close()
+    ticks = 0
+    try:
+        for row in pids:
+            stat = Path(f"/proc/{row['pid']}/stat").read_text()
+            fields = stat[stat.rindex(")") + 2 :].split()
+            ticks += int(fields[11]) + int(fields[12])
+    except OSError:
+        return None
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def run_queue(dsn: str, plan: dict) -> list[dict]:
     ctx = mp.get_context("spawn")
     stop = ctx.Event()
@@ -480,8 +513,12 @@ def run_queue(dsn: str, plan: dict) -> list[dict]:
     for ready in readies:
         if not ready.wait(60):
             raise RuntimeError("a worker did not start")
+    cpu_before = asyncio.run(backends_cpu_s(dsn))
     start.set()
     asyncio.run(_finished(dsn))
+    cpu_after = asyncio.run(backends_cpu_s(dsn))
+    if cpu_before is not None and cpu_after is not None:
+        log(f"CPU of the run's PostgreSQL backends: {cpu_after - cpu_before:.2f}s")
     stop.set()
     reports = [out.get(timeout=60) for _ in procs]
     for p in procs:

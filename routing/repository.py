@@ -376,6 +376,53 @@ async def insert_interaction(
     )
 
 
+async def insert_interactions(
+    conn: asyncpg.Connection, rows: Sequence[Mapping[str, Any]]
+) -> list[asyncpg.Record]:
+    """``insert_interaction`` for several, in one statement; rows in the order given."""
+    columns = list(
+        zip(
+            *(
+                (
+                    r["channel"],
+                    r["customer_id"],
+                    r["department_id"],
+                    json_mapping(r["skills"]),
+                    r["priority"],
+                    r["enqueued_at"],
+                    r["rank_at"],
+                    r["settings_version"],
+                    r["wait_deadline"],
+                    r["preferred_agent_id"],
+                    r["sticky_until"],
+                    json_mapping(r["external_refs"]),
+                )
+                for r in rows
+            ),
+            strict=True,
+        )
+    )
+    inserted = await conn.fetch(
+        f"""INSERT INTO interactions (channel, customer_id, department_id, skills, priority,
+                state, enqueued_at, rank_at, settings_version, wait_deadline,
+                preferred_agent_id, sticky_until, external_refs, updated_at)
+            SELECT n.channel, n.customer_id, n.department_id, n.skills::jsonb, n.priority,
+                   'queued', n.enqueued_at, n.rank_at, n.settings_version, n.wait_deadline,
+                   n.preferred_agent_id, n.sticky_until, n.external_refs::jsonb, n.enqueued_at
+            FROM unnest($1::text[], $2::bigint[], $3::bigint[], $4::text[], $5::int[],
+                        $6::timestamptz[], $7::timestamptz[], $8::int[], $9::timestamptz[],
+                        $10::bigint[], $11::timestamptz[], $12::text[])
+                WITH ORDINALITY AS n(channel, customer_id, department_id, skills, priority,
+                    enqueued_at, rank_at, settings_version, wait_deadline, preferred_agent_id,
+                    sticky_until, external_refs, n)
+            ORDER BY n.n
+            RETURNING {INTERACTION_COLUMNS}""",
+        *(list(c) for c in columns),
+    )
+    # Ids are drawn in insertion order, which is the order given.
+    return sorted(inserted, key=lambda r: r["id"])
+
+
 async def get_interaction(conn: asyncpg.Connection, interaction_id: int) -> asyncpg.Record | None:
     return await conn.fetchrow(
         f"SELECT {INTERACTION_COLUMNS} FROM interactions WHERE id = $1", interaction_id
@@ -596,6 +643,42 @@ async def accept_queue_offer(
     )
 
 
+async def accept_queue_offers(
+    conn: asyncpg.Connection, offer_ids: Sequence[int], agent_ids: Sequence[int], now: datetime
+) -> list[asyncpg.Record]:
+    """``accept_queue_offer`` for several offers (of different interactions) in one
+    statement, its own transaction; the interactions of those accepted, each with the
+    ``accepted_offer_id`` it was accepted by. Agents are locked in ``user_id`` order."""
+    return await conn.fetch(
+        f"""WITH r AS (
+               SELECT o.interaction_id, r.offer_id, r.agent_id
+               FROM unnest($1::bigint[], $2::bigint[]) AS r(offer_id, agent_id)
+               JOIN offers o ON o.id = r.offer_id
+           ), i AS (
+               UPDATE interactions SET state = 'accepted', accepted_at = $3,
+                   version = interactions.version + 1, updated_at = $3
+               FROM r
+               WHERE interactions.id = r.interaction_id AND interactions.offer_id = r.offer_id
+                 AND interactions.agent_id = r.agent_id AND interactions.state = 'offered'
+               RETURNING r.offer_id AS accepted_offer_id, {_interaction_columns("interactions")}
+           ), o AS (
+               UPDATE offers SET state = 'accepted', answered_at = $3
+               FROM i WHERE offers.id = i.accepted_offer_id AND offers.mode = 'queue'
+                 AND offers.state = 'offered'
+           ), a AS (
+               UPDATE agents SET missed_offers = 0
+               FROM (SELECT user_id FROM agents
+                     WHERE user_id IN (SELECT agent_id FROM i) AND missed_offers <> 0
+                     ORDER BY user_id FOR NO KEY UPDATE) l
+               WHERE agents.user_id = l.user_id
+           )
+           SELECT * FROM i""",
+        list(offer_ids),
+        list(agent_ids),
+        now,
+    )
+
+
 async def set_offer_state(
     conn: asyncpg.Connection, offer_ids: Sequence[int], state: str, now: datetime
 ) -> None:
@@ -711,6 +794,66 @@ async def finish(
     (or not with ``agent_id``), or changed while this statement ran (try again).
     """
     return await conn.fetchrow(_FINISH, interaction_id, from_state, agent_id, now, default_wrapup_s)
+
+
+_COMPLETE_MANY = f"""
+WITH cur AS (
+    -- Read, not locked: the update below re-checks the version under the lock.
+    SELECT DISTINCT ON (i.id) i.id, i.version,
+           CASE WHEN i.channel IN ('voice', 'callback') THEN coalesce(a.wrapup_s, $4)
+                ELSE 0 END AS wrapup_s
+    FROM unnest($1::bigint[], $2::bigint[]) AS r(interaction_id, agent_id)
+    JOIN interactions i ON i.id = r.interaction_id
+    JOIN agents a ON a.user_id = i.agent_id
+    WHERE i.state = 'accepted' AND (r.agent_id IS NULL OR i.agent_id = r.agent_id)
+    ORDER BY i.id
+), i AS (
+    UPDATE interactions SET
+        state = CASE WHEN cur.wrapup_s = 0 THEN 'completed' ELSE 'wrap_up' END,
+        wrapup_until = CASE WHEN cur.wrapup_s > 0
+                            THEN $3::timestamptz + cur.wrapup_s * interval '1 second' END,
+        ended_at = CASE WHEN cur.wrapup_s = 0 THEN $3::timestamptz END,
+        version = interactions.version + 1, updated_at = $3
+    FROM cur WHERE interactions.id = cur.id AND interactions.version = cur.version
+    RETURNING {_interaction_columns("interactions")}, cur.wrapup_s
+), held AS (
+    -- The offers are stable here: they change only under their interaction's lock.
+    SELECT o.agent_id, sum(o.cost) AS total FROM offers o JOIN i ON o.interaction_id = i.id
+    WHERE o.state = 'accepted' AND i.wrapup_s = 0
+    GROUP BY o.agent_id
+), la AS MATERIALIZED (
+    SELECT user_id FROM agents WHERE user_id IN (SELECT agent_id FROM held)
+    ORDER BY user_id FOR NO KEY UPDATE
+), a AS (
+    UPDATE agents SET load = agents.load - held.total,
+        idle_since = CASE WHEN agents.load - held.total = 0 THEN $3
+                          ELSE agents.idle_since END
+    FROM held, la WHERE agents.user_id = held.agent_id AND la.user_id = held.agent_id
+    RETURNING agents.user_id
+), o AS (
+    -- After every agent (a count reads them all): the audit log is ordered by each
+    -- agent's lock.
+    UPDATE offers SET state = 'released', ended_at = $3
+    FROM i WHERE offers.interaction_id = i.id AND offers.state = 'accepted' AND i.wrapup_s = 0
+      AND (SELECT count(*) FROM a) > 0
+)
+SELECT * FROM i
+"""
+
+
+async def complete_accepted(
+    conn: asyncpg.Connection,
+    interaction_ids: Sequence[int],
+    agent_ids: Sequence[int | None],
+    now: datetime,
+    default_wrapup_s: float,
+) -> list[asyncpg.Record]:
+    """``finish`` from ``accepted`` for several interactions in one statement, its own
+    transaction: the interactions finished (any other is left alone, and the caller
+    finds out why). Agents are locked in ``user_id`` order."""
+    return await conn.fetch(
+        _COMPLETE_MANY, list(interaction_ids), list(agent_ids), now, default_wrapup_s
+    )
 
 
 async def interactions_to_expire_offers(

@@ -9,15 +9,17 @@ caller's, see routing.outbox) and publishes its domain events once committed. Th
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager
 from datetime import datetime, timedelta
+from typing import Any
 
 import asyncpg
 
 from server.config import TimersConfig
 
 from . import repository
+from .combining import Combiner
 from .config import RoutingConfig
 from .directory import Department, DepartmentDirectory
 from .errors import (
@@ -101,6 +103,10 @@ class RoutingService:
         self._config = config
         self._timers = timers
         self._clock = clock
+        # Calls of these kinds made at the same time share a statement (routing.combining).
+        self.enqueues = Combiner("enqueue", self._enqueue_together)
+        self.accepts = Combiner("accept", self._accept_together)
+        self.completions = Combiner("complete", self._complete_together)
 
     def transaction(self, conn: asyncpg.Connection) -> AbstractAsyncContextManager[None]:
         """One transaction for the caller's own writes and routing calls together."""
@@ -125,22 +131,26 @@ class RoutingService:
             if new.preferred_agent_id is not None and sticky_s > 0
             else None
         )
+        fields = {
+            "channel": new.channel,
+            "customer_id": new.customer_id,
+            "department_id": new.department_id,
+            "skills": new.skills,
+            "priority": new.priority,
+            "enqueued_at": now,
+            "rank_at": rank_at,
+            "settings_version": department.version,
+            "wait_deadline": deadline,
+            "preferred_agent_id": new.preferred_agent_id,
+            "sticky_until": sticky_until,
+            "external_refs": new.external_refs,
+        }
         async with self.outbox.unit(conn, single_statement=True) as events:
-            row = await repository.insert_interaction(
-                conn,
-                channel=new.channel,
-                customer_id=new.customer_id,
-                department_id=new.department_id,
-                skills=new.skills,
-                priority=new.priority,
-                enqueued_at=now,
-                rank_at=rank_at,
-                settings_version=department.version,
-                wait_deadline=deadline,
-                preferred_agent_id=new.preferred_agent_id,
-                sticky_until=sticky_until,
-                external_refs=new.external_refs,
-            )
+            row = None
+            if not conn.is_in_transaction():
+                row = await self.enqueues.submit(conn, fields)
+            if row is None:
+                row = await repository.insert_interaction(conn, **fields)
             interaction = interaction_from_row(row)
             events.append(
                 InteractionQueued(
@@ -165,9 +175,13 @@ class RoutingService:
         agents' offers are withdrawn."""
         now = self._clock()
         async with self.outbox.unit(conn, single_statement=True) as events:
-            row = await repository.accept_queue_offer(conn, offer_id, agent_id, now)
+            if conn.is_in_transaction():
+                row = await repository.accept_queue_offer(conn, offer_id, agent_id, now)
+            else:
+                row = await self.accepts.submit(conn, (offer_id, agent_id))
             if row is not None:
                 interaction = interaction_from_row(row)
+                assert interaction.accepted_at is not None
                 events.append(
                     OfferAccepted(
                         offer_id=offer_id,
@@ -175,7 +189,7 @@ class RoutingService:
                         agent_id=agent_id,
                         channel=interaction.channel,
                         customer_id=interaction.customer_id,
-                        at=now,
+                        at=interaction.accepted_at,
                     )
                 )
         if row is None:
@@ -270,6 +284,16 @@ class RoutingService:
         action: Action,
         agent_id: int | None,
     ) -> Interaction:
+        if action == "complete" and not conn.is_in_transaction():
+            async with self.outbox.unit(conn, single_statement=True) as events:
+                row = await self.completions.submit(conn, (interaction_id, agent_id))
+                if row is not None:
+                    finished = interaction_from_row(row)
+                    events.append(
+                        self._finished_event(finished, finished.ended_at or self._clock())
+                    )
+            if row is not None:
+                return finished
         for _attempt in range(_FINISH_ATTEMPTS):
             now = self._clock()
             async with self.outbox.unit(conn, single_statement=True) as events:
@@ -464,6 +488,41 @@ class RoutingService:
                 events.append(AgentStatusChanged(agent_id, status, reason, now))
         return agent_state_from_row(row)
 
+    # --- calls made together (routing.combining) ---------------------------------------
+
+    async def _enqueue_together(
+        self, conn: asyncpg.Connection, items: Sequence[Mapping[str, Any]]
+    ) -> list[asyncpg.Record]:
+        return await repository.insert_interactions(conn, items)
+
+    async def _accept_together(
+        self, conn: asyncpg.Connection, items: Sequence[tuple[int, int]]
+    ) -> list[asyncpg.Record | None]:
+        """Each offer once (a second call for one goes alone, and learns it is taken)."""
+        first = _first_of_each(offer_id for offer_id, _ in items)
+        unique = [items[n] for n in first.values()]
+        rows = await repository.accept_queue_offers(
+            conn, [o for o, _ in unique], [a for _, a in unique], self._clock()
+        )
+        by_offer = {r["accepted_offer_id"]: r for r in rows}
+        return [by_offer.get(o) if first[o] == n else None for n, (o, _) in enumerate(items)]
+
+    async def _complete_together(
+        self, conn: asyncpg.Connection, items: Sequence[tuple[int, int | None]]
+    ) -> list[asyncpg.Record | None]:
+        """Each interaction once (a second call for one goes alone)."""
+        first = _first_of_each(interaction_id for interaction_id, _ in items)
+        unique = [items[n] for n in first.values()]
+        rows = await repository.complete_accepted(
+            conn,
+            [i for i, _ in unique],
+            [a for _, a in unique],
+            self._clock(),
+            self._timers.wrapup_s,
+        )
+        by_id = {r["id"]: r for r in rows}
+        return [by_id.get(i) if first[i] == n else None for n, (i, _) in enumerate(items)]
+
     # --- helpers ---------------------------------------------------------------------
 
     async def _own_offer(
@@ -481,6 +540,14 @@ class RoutingService:
         if row is None:
             raise InteractionNotFound(interaction_id)
         return row
+
+
+def _first_of_each(keys: Iterable[int]) -> dict[int, int]:
+    """Each key with the position it first appears at."""
+    first: dict[int, int] = {}
+    for n, key in enumerate(keys):
+        first.setdefault(key, n)
+    return first
 
 
 async def end_wait(

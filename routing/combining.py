@@ -1,0 +1,115 @@
+"""Concurrent service calls of one kind made into one statement: group commit.
+
+Under load, many calls of one kind are in flight in a process at once — agents accepting
+offers and ending conversations, contacts arriving —, each on a connection of its own.
+Alone, each would be a round trip and a commit of its own, and for such short statements
+that is most of the cost (the server's per-statement and commit work, the client's, and
+two process wake-ups), not the row each changes. So the first caller runs the statement
+for itself and for every call of the same kind waiting meanwhile, on its own connection,
+while the others wait for their rows; calls arriving while it runs wait for the next
+statement, which the first of them runs. Nobody waits for a timer: without company a call
+is a statement of its own, as before.
+
+Each item is judged on its own inside the statement (it gets a row, or none). A caller
+whose item got none, or whose statement failed, takes the service's one-call path, which
+finds out why (or retries) exactly as it would have without company.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Generic, TypeVar
+
+import asyncpg
+
+log = logging.getLogger("routing.combining")
+
+T = TypeVar("T")
+R = TypeVar("R")
+
+# Handed to a waiting caller: run the next statement yourself.
+_LEAD = object()
+
+
+class Combiner(Generic[T, R]):
+    """``run(conn, items)`` returns one result (or None) per item, in order; it is one
+    statement, so one transaction, on a connection outside any transaction."""
+
+    def __init__(
+        self,
+        name: str,
+        run: Callable[[asyncpg.Connection, Sequence[T]], Awaitable[Sequence[R | None]]],
+        *,
+        limit: int = 200,
+    ) -> None:
+        self.name = name
+        self._run = run
+        self._limit = limit
+        self._waiting: collections.deque[tuple[T, asyncio.Future[object]]] = collections.deque()
+        self._running = False
+        # Counters for logs and benchmarks.
+        self.statements = 0
+        self.items = 0
+
+    async def submit(self, conn: asyncpg.Connection, item: T) -> R | None:
+        """The item's result; None when it got no row or the statement failed."""
+        if self._running:
+            future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
+            self._waiting.append((item, future))
+            try:
+                outcome = await future
+            except asyncio.CancelledError:
+                if future.done() and not future.cancelled() and future.result() is _LEAD:
+                    self._pass_lead()
+                raise
+            if outcome is not _LEAD:
+                return outcome  # type: ignore[return-value]
+        self._running = True
+        batch: list[tuple[T, asyncio.Future[object] | None]] = [(item, None)]
+        while self._waiting and len(batch) < self._limit:
+            batch.append(self._waiting.popleft())
+        items = [i for i, _ in batch]
+        statement = asyncio.ensure_future(self._run(conn, items)) if len(batch) > 1 else None
+        cancelled = False
+        try:
+            try:
+                if statement is None:
+                    results = await self._run(conn, items)
+                else:
+                    results = await asyncio.shield(statement)
+            except asyncio.CancelledError:
+                if statement is None:
+                    raise
+                # The others are waiting for this statement: it goes on, this caller
+                # stops once it is over.
+                cancelled = True
+                results = await statement
+        except Exception as exc:
+            log.warning("%s: %d together failed, each goes alone: %s", self.name, len(batch), exc)
+            results = [None] * len(batch)
+        except BaseException:
+            for _, future in batch[1:]:
+                if future is not None and not future.done():
+                    future.set_result(None)
+            raise
+        finally:
+            self.statements += 1
+            self.items += len(batch)
+            self._pass_lead()
+        for (_, future), result in zip(batch[1:], results[1:], strict=True):
+            if future is not None and not future.done():
+                future.set_result(result)
+        if cancelled:
+            raise asyncio.CancelledError
+        return results[0]
+
+    def _pass_lead(self) -> None:
+        while self._waiting:
+            _item, future = self._waiting.popleft()
+            if not future.done():
+                future.set_result(_LEAD)
+                return
+        self._running = False
