@@ -210,6 +210,8 @@ def lab_config(
             ],
             "visitor_ring_s": 5,
             "poll_interval_s": 0.2,
+            # Callers' numbers as the IVR sees them, without "+": read as German.
+            "default_region": "DE",
             **(callback or {}),
         },
     )

@@ -16,6 +16,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from crm_connectors.keys import CUSTOMERS
+from ivr.queue import VoiceQueue
 from tests.harness.carrier import COMPANY_CALLER_ID
 
 from .lab import HOURS_SITE, VISITORS, Lab, running_lab
@@ -217,3 +219,37 @@ async def test_after_hours_the_request_waits_for_the_opening_and_is_dialled_then
     finally:
         lab.clock.jump_to(datetime.now(BERLIN))
     assert done["attempts"] == 1
+
+
+async def test_an_ivr_caller_who_pressed_1_is_called_back_by_the_same_machinery(
+    lab: Lab,
+) -> None:
+    agent = lab.agents["201"]
+    visitor = await lab.visitor(VISITORS[1])
+    customers = lab.app[CUSTOMERS].store
+    # What the IVR does when a caller asks to be called back later (ivr.flow): a
+    # callback interaction with the caller's number as Asterisk gave it.
+    queue = VoiceQueue(lab.pool, lab.runtime.service, lab.runtime.overview, customers)
+    async with lab.pool.acquire() as conn:
+        customer = await customers.resolve_customer(conn, "phone", f"+{VISITORS[1]}")
+    interaction = await queue.enqueue_callback(
+        customer.id, lab.department_id, "1700000000.1", f"0{VISITORS[1][2:]}"
+    )
+    await lab.set_available("201")
+    await agent.wait_for("CALL_INCOMING", timeout_s=10)
+    await agent.accept()
+    await visitor.wait_for("CALL_INCOMING", timeout_s=15)
+    await visitor.accept()
+    await visitor.wait_for("CALL_ESTABLISHED", timeout_s=10)
+    await visitor.hangup()
+
+    async def adopted() -> object:
+        async with lab.pool.acquire() as conn:
+            return await conn.fetchrow(
+                "SELECT * FROM callback_requests WHERE site = 'ivr' AND status = 'completed'"
+            )
+
+    request = await lab.until(adopted, "the IVR's callback completed")
+    assert request["phone"] == f"+{VISITORS[1]}"
+    assert request["interaction_id"] == interaction.id
+    assert request["customer_id"] == customer.id
