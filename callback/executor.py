@@ -76,6 +76,8 @@ class CallbackExecutor:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._loop_task: asyncio.Task[None] | None = None
         self._wake = asyncio.Event()
+        # Look for results missed while we were away: at start, and after AMI returns.
+        self._recover_now = True
 
     def subscribe(self, subscribe: Callable[[type, Callable[[Any], Any]], Any]) -> list[Any]:
         return [
@@ -215,11 +217,8 @@ class CallbackExecutor:
 
     def _on_connection(self, connected: bool) -> None:
         if connected:
-            # Results may have been missed while AMI was away.
             self._recover_now = True
             self._wake.set()
-
-    _recover_now = True
 
     async def _loop(self) -> None:
         polls = 0
