@@ -34,7 +34,6 @@ import json  # noqa: E402
 import logging  # noqa: E402
 import secrets  # noqa: E402
 import statistics  # noqa: E402
-import tempfile  # noqa: E402
 import time  # noqa: E402
 from dataclasses import dataclass  # noqa: E402
 from typing import Any  # noqa: E402
@@ -42,28 +41,18 @@ from typing import Any  # noqa: E402
 import aiohttp  # noqa: E402
 from aiohttp import web  # noqa: E402
 
-from asterisk_conf.instance import (  # noqa: E402
-    AsteriskInstance,
-    allocate_instance_ports,
-    allocate_port_block,
-    layout_for,
-)
-from asterisk_conf.provision import find_system_asterisk, provision  # noqa: E402
-from asterisk_conf.render import AsteriskSettings, SipAccount  # noqa: E402
+from asterisk_conf.render import SipAccount  # noqa: E402
+from bench._callers import NUMBER, Callers, Stack, call_stack, ivr_menu  # noqa: E402
 from crm_connectors.keys import CUSTOMERS  # noqa: E402
 from ivr.keys import IVR  # noqa: E402
 from routing.keys import ROUTING  # noqa: E402
 from routing.models import AgentProfile  # noqa: E402
 from routing.settings import DepartmentSettings  # noqa: E402
-from server.app import create_app  # noqa: E402
 from server.auth.services import UserService  # noqa: E402
-from server.config import load_config  # noqa: E402
-from server.db import EmbeddedPostgres, migrate  # noqa: E402
 from server.keys import AMI, PHONES, POOL  # noqa: E402
 from tests.harness.softphone import Softphone  # noqa: E402
 from text_channels.keys import TEXT_CHANNELS  # noqa: E402
 
-NUMBER = "500"
 PASSWORD = "bench-password-1"
 VOICE_AGENTS = tuple(f"12{i:02d}" for i in range(1, 5))
 CALLS = 120
@@ -111,81 +100,6 @@ async def operator_socket(
 # --- phase 1: screen-pop -----------------------------------------------------------------
 
 
-class CallDriver:
-    """The callers' side: an AMI session of its own that presses 1 in the menu."""
-
-    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        self._reader = reader
-        self._writer = writer
-        self._ids = 0
-        self._responses: dict[str, asyncio.Future[dict[str, str]]] = {}
-        self._pressed: set[str] = set()
-        # Caller number → the robot half of its Local channel, once the IVR has it.
-        self.robots: dict[str, str] = {}
-        self._task: asyncio.Task[None] | None = None
-
-    @classmethod
-    async def connect(cls, settings: AsteriskSettings) -> CallDriver:
-        reader, writer = await asyncio.open_connection(settings.bind_address, settings.ami_port)
-        await reader.readline()
-        driver = cls(reader, writer)
-        driver._task = asyncio.create_task(driver._read_loop())
-        answer = await driver.send(
-            {
-                "Action": "Login",
-                "Username": settings.ami_username,
-                "Secret": settings.ami_secret,
-                "Events": "agi",
-            }
-        )
-        if answer.get("Response") != "Success":
-            raise RuntimeError(f"AMI login refused: {answer}")
-        return driver
-
-    def post(self, action: dict[str, str]) -> asyncio.Future[dict[str, str]]:
-        self._ids += 1
-        action_id = f"s{self._ids}"
-        future: asyncio.Future[dict[str, str]] = asyncio.get_running_loop().create_future()
-        self._responses[action_id] = future
-        text = "".join(f"{k}: {v}\r\n" for k, v in {**action, "ActionID": action_id}.items())
-        self._writer.write(text.encode() + b"\r\n")
-        return future
-
-    async def send(self, action: dict[str, str], timeout_s: float = 30.0) -> dict[str, str]:
-        return await asyncio.wait_for(self.post(action), timeout_s)
-
-    async def close(self) -> None:
-        self._writer.close()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, ConnectionError):
-                await self._task
-
-    async def _read_loop(self) -> None:
-        while True:
-            block = await self._reader.readuntil(b"\r\n\r\n")
-            message: dict[str, str] = {}
-            for line in block.decode("utf-8", "replace").split("\r\n"):
-                key, sep, value = line.partition(": ")
-                if sep:
-                    message[key] = value
-            future = self._responses.pop(message.get("ActionID", ""), None)
-            if "Response" in message and future is not None and not future.done():
-                future.set_result(message)
-            elif message.get("Event") == "AGIExecStart":
-                self._on_agi(message)
-
-    def _on_agi(self, event: dict[str, str]) -> None:
-        channel = event.get("Channel", "")
-        if not channel.startswith(f"Local/{NUMBER}@ivr-in-") or channel in self._pressed:
-            return
-        if event.get("Command", "").startswith("WAIT FOR DIGIT"):
-            self._pressed.add(channel)
-            robot = channel[: -len(";2")] + ";1"
-            self.robots[event.get("CallerIDNum", "")] = robot
-            self.post({"Action": "PlayDTMF", "Channel": robot, "Digit": "1", "Duration": "100"})
-
-
 class Cards:
     """The cards the voice agents' pages receive, by caller number, with when."""
 
@@ -219,9 +133,8 @@ def complete(card: dict[str, Any], name: str, number: str) -> bool:
     )
 
 
-async def screen_pop_phase(
-    app: web.Application, base: str, settings: AsteriskSettings
-) -> dict[str, Any]:
+async def screen_pop_phase(stack: Stack) -> dict[str, Any]:
+    app, base = stack.app, stack.base
     ring_at: dict[str, float] = {}
 
     def on_ami(event: Any) -> None:
@@ -234,7 +147,7 @@ async def screen_pop_phase(
             ring_at.setdefault(event.get("Linkedid", ""), time.monotonic())
 
     unsubscribe = app[AMI].subscribe(on_ami)
-    driver = await CallDriver.connect(settings)
+    callers = await Callers.connect(stack.asterisk.settings)
     sessions = []
     cards = Cards()
     readers = []
@@ -254,18 +167,7 @@ async def screen_pop_phase(
             for n in counter:
                 number = caller_number(lane_no, n % CALLERS_PER_AGENT)
                 name = caller_name(lane_no, n % CALLERS_PER_AGENT)
-                answer = await driver.send(
-                    {
-                        "Action": "Originate",
-                        "Channel": f"Local/{NUMBER}@ivr-in",
-                        "Context": "caller-robot",
-                        "Exten": "s",
-                        "Priority": "1",
-                        "CallerID": f"{name} <{number}>",
-                        "Variable": "ROBOT_HOLD=60",
-                        "Async": "true",
-                    }
-                )
+                answer = await asyncio.wait_for(callers.call(f"{name} <{number}>", hold_s=60), 30)
                 if answer.get("Response") != "Success":
                     failures += 1
                     continue
@@ -279,9 +181,9 @@ async def screen_pop_phase(
                             latencies.append((received - ring_at[data["call_id"]]) * 1000)
                     else:
                         failures += 1
-                robot = driver.robots.pop(number, None)
+                robot = callers.robots.pop(number, None)
                 if robot is not None:
-                    await driver.send({"Action": "Hangup", "Channel": robot, "Cause": "16"})
+                    await callers.ami.send({"Action": "Hangup", "Channel": robot, "Cause": "16"})
                 if card is not None:
                     await until_gone(app, card[1]["call_id"])
 
@@ -292,7 +194,7 @@ async def screen_pop_phase(
             task.cancel()
         for http in sessions:
             await http.close()
-        await driver.close()
+        await callers.close()
     result = {
         "calls": len(latencies),
         "failed_calls": failures,
@@ -531,106 +433,43 @@ async def set_up(app: web.Application) -> None:
                         source_ref=f"{customer.id}:{k}",
                         summary=f"Earlier contact {k}",
                     )
-    await app[IVR].menus.put(
-        NUMBER,
-        {
-            "greeting": "sound:beep",
-            "menus": {
-                "main": {
-                    "prompt": "sound:beep",
-                    "timeout_s": 10,
-                    "options": {"1": {"type": "department", "department_id": voice.department.id}},
-                }
-            },
-        },
-    )
+    await app[IVR].menus.put(NUMBER, ivr_menu(voice.department.id))
     await app[TEXT_CHANNELS].sites.put(SITE_KEY, "Bench", chat.department.id, [SITE_ORIGIN], None)
-
-
-async def bench(root: Path, dsn: str) -> dict[str, Any]:
-    await migrate(dsn)
-    install = await asyncio.to_thread(lambda: find_system_asterisk() or provision())
-    data_dir = root / "data"
-    instance_dir = data_dir / "asterisk"
-    ports = allocate_instance_ports()
-    agi_port = allocate_port_block(1)
-    settings = AsteriskSettings(
-        bind_address="127.0.0.1",
-        sip_port=ports.sip,
-        rtp_start=ports.rtp_start,
-        rtp_end=ports.rtp_end,
-        http_port=ports.http,
-        ami_port=ports.ami,
-        ami_username="switchboard",
-        ami_secret=secrets.token_urlsafe(16),
-        agi_host="127.0.0.1",
-        agi_port=agi_port,
-        inbound_number=NUMBER,
-        layout=layout_for(install, instance_dir),
-        accounts=tuple(SipAccount(e, f"secret-{e}-x") for e in VOICE_AGENTS),
-    )
-    asterisk = AsteriskInstance(install, instance_dir, settings)
-    await asterisk.start()
-    config = load_config(environ={}).replace(
-        server={"data_dir": str(data_dir), "secret_key": "bench-secret-key-" + "x" * 16},
-        database={"url": dsn, "pool_min": 2, "pool_max": 20},
-        ami={
-            "port": settings.ami_port,
-            "username": settings.ami_username,
-            "secret": settings.ami_secret,
-        },
-        agi={"port": agi_port},
-        timers={"offer_timeout_s": 30.0, "ring_timeout_s": 25.0},
-        recording={"transcribe": False},
-    )
-    runner = web.AppRunner(create_app(config))
-    phones: list[Softphone] = []
-    try:
-        await runner.setup()
-        port = allocate_port_block(1)
-        await web.TCPSite(runner, "127.0.0.1", port).start()
-        base = f"http://127.0.0.1:{port}"
-        app = runner.app
-        await set_up(app)
-        registrar = ("127.0.0.1", settings.sip_port)
-        phones = [
-            Softphone(root / f"phone-{e}", e, f"secret-{e}-x", registrar) for e in VOICE_AGENTS
-        ]
-        await asyncio.gather(*(p.start() for p in phones))
-        print(
-            f"asterisk {install!r}; {len(VOICE_AGENTS)} ringing agents, {CALLS} calls; "
-            f"chat {CHAT_VISITORS} visitors, {CHAT_OPERATORS} operators, one message per "
-            f"{CHAT_PERIOD_S:.0f} s each for {CHAT_MEASURE_S:.0f} s",
-            flush=True,
-        )
-        pops = await screen_pop_phase(app, base, settings)
-        chat = await chat_phase(base)
-        print(json.dumps({"phase": "chat", **chat}), flush=True)
-        return {
-            "calls": pops["calls"],
-            "screen_pop_p50_ms": pops["screen_pop_p50_ms"],
-            "screen_pop_p99_ms": pops["screen_pop_p99_ms"],
-            "chat_sockets": chat["chat_sockets"],
-            "chat_messages": chat["chat_messages"],
-            "chat_msg_p99_ms": chat["chat_msg_p99_ms"],
-        }
-    finally:
-        for phone in phones:
-            await phone.stop()
-        await runner.cleanup()
-        await asterisk.stop()
 
 
 async def main() -> int:
     logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-    with tempfile.TemporaryDirectory(prefix="screen-pop-bench-") as tmp:
-        root = Path(tmp)
-        postgres = EmbeddedPostgres(root / "postgres")
-        dsn = await asyncio.to_thread(postgres.start)
+    accounts = tuple(SipAccount(e, f"secret-{e}-x") for e in VOICE_AGENTS)
+    timers = {"offer_timeout_s": 30.0, "ring_timeout_s": 25.0}
+    async with call_stack("screen-pop-bench-", timers=timers, accounts=accounts) as stack:
+        await set_up(stack.app)
+        registrar = ("127.0.0.1", stack.asterisk.settings.sip_port)
+        phones = [
+            Softphone(stack.root / f"phone-{e}", e, f"secret-{e}-x", registrar)
+            for e in VOICE_AGENTS
+        ]
         try:
-            summary = await bench(root, dsn)
+            await asyncio.gather(*(p.start() for p in phones))
+            print(
+                f"asterisk {stack.asterisk.install!r}; {len(VOICE_AGENTS)} ringing agents, "
+                f"{CALLS} calls; chat {CHAT_VISITORS} visitors, {CHAT_OPERATORS} operators, "
+                f"one message per {CHAT_PERIOD_S:.0f} s each for {CHAT_MEASURE_S:.0f} s",
+                flush=True,
+            )
+            pops = await screen_pop_phase(stack)
+            chat = await chat_phase(stack.base)
+            print(json.dumps({"phase": "chat", **chat}), flush=True)
         finally:
-            await asyncio.to_thread(postgres.stop)
+            for phone in phones:
+                await phone.stop()
+    summary = {
+        "calls": pops["calls"],
+        "screen_pop_p50_ms": pops["screen_pop_p50_ms"],
+        "screen_pop_p99_ms": pops["screen_pop_p99_ms"],
+        "chat_sockets": chat["chat_sockets"],
+        "chat_messages": chat["chat_messages"],
+        "chat_msg_p99_ms": chat["chat_msg_p99_ms"],
+    }
     print(json.dumps(summary), flush=True)
     return 0
 
