@@ -78,6 +78,9 @@ class CallbackExecutor:
         self._wake = asyncio.Event()
         # Look for results missed while we were away: at start, and after AMI returns.
         self._recover_now = True
+        # Offers whose agent's phone this process is ringing → the agent's channel,
+        # learnt from the channel's CALLBACK_OFFER variable (AMI VarSet).
+        self._ringing: dict[int, str | None] = {}
 
     def subscribe(self, subscribe: Callable[[type, Callable[[Any], Any]], Any]) -> list[Any]:
         return [
@@ -148,6 +151,7 @@ class CallbackExecutor:
             claimed["id"], event.offer_id, endpoint, ring_s,
         )  # fmt: skip
         started = time.monotonic()
+        self._ringing[event.offer_id] = None
         try:
             await self._ami.originate(fields, timeout=ring_s + 10)
         except _AMI_ERRORS as exc:
@@ -158,8 +162,16 @@ class CallbackExecutor:
             await self._service.offer_unanswered(
                 event.interaction_id, event.offer_id, event.agent_id
             )
+        finally:
+            self._ringing.pop(event.offer_id, None)
 
     async def on_offer_over(self, event: OfferDeclined | OfferTimedOut | OfferCancelled) -> None:
+        channel = self._ringing.get(event.offer_id)
+        if channel is not None and not isinstance(event, OfferDeclined):
+            # Withdrawn while the phone rings (the visitor cancelled, the agent went
+            # away): the ringing stops; an answer now would find no offer anyway.
+            with contextlib.suppress(*_AMI_ERRORS):
+                await self._ami.send_action("Hangup", {"Channel": channel, "Cause": "16"})
         await self._service.offer_ended(event.interaction_id, event.offer_id)
 
     # --- the agent answered -----------------------------------------------------------
@@ -190,7 +202,11 @@ class CallbackExecutor:
     # --- results ----------------------------------------------------------------------
 
     async def on_ami_event(self, message: Any) -> None:
-        if message.event != "UserEvent" or message.get("UserEvent") != "CallbackResult":
+        name = message.event
+        if name == "VarSet":
+            self._note_channel(message)
+            return
+        if name != "UserEvent" or message.get("UserEvent") != "CallbackResult":
             return
         try:
             request_id = UUID(message.get("Request", ""))
@@ -201,6 +217,16 @@ class CallbackExecutor:
         if result == "REFUSED":
             return
         await self._settle(request_id, offer_id, result)
+
+    def _note_channel(self, message: Any) -> None:
+        if message.get("Variable") != "CALLBACK_OFFER" or not self._ringing:
+            return
+        try:
+            offer_id = int(message.get("Value", ""))
+        except ValueError:
+            return
+        if offer_id in self._ringing and self._ringing[offer_id] is None:
+            self._ringing[offer_id] = message.get("Channel")
 
     async def _settle(self, request_id: UUID, offer_id: int, result: str) -> None:
         if await self._service.settle_attempt(request_id, offer_id, result):

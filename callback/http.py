@@ -1,9 +1,9 @@
 """The public callback API and the widget's script.
 
-``POST /api/v1/callbacks?site=KEY`` and ``GET /api/v1/callbacks/{id}`` are anonymous
-by decision: the site key and the page's ``Origin`` (one of the site's origins) admit a
-request, CORS answers only those origins, and a status is read by the request's random
-id alone — it says nothing about any other request.
+``POST /api/v1/callbacks?site=KEY``, ``GET`` and ``DELETE /api/v1/callbacks/{id}`` are
+anonymous by decision: the site key and the page's ``Origin`` (one of the site's
+origins) admit a request, CORS answers only those origins, and a request is read or
+cancelled by its random id alone — which says nothing about any other request.
 """
 
 from __future__ import annotations
@@ -58,7 +58,7 @@ async def preflight(request: web.Request) -> web.Response:
     response = web.Response(status=204)
     response.headers.update(
         {
-            "Access-Control-Allow-Methods": "POST, GET",
+            "Access-Control-Allow-Methods": "POST, GET, DELETE",
             "Access-Control-Allow-Headers": "Content-Type",
             "Access-Control-Max-Age": _PREFLIGHT_MAX_AGE,
         }
@@ -107,6 +107,32 @@ async def status(request: web.Request) -> web.Response:
 
 
 @anonymous
+async def cancel(request: web.Request) -> web.Response:
+    """The visitor withdraws their request (by its random id, like the status)."""
+    try:
+        request_id = uuid.UUID(request.match_info["request_id"])
+    except ValueError:
+        fail(404, "no such callback request")
+    callbacks = request.app[CALLBACKS]
+    site = callbacks.config.site(request.query.get("site", ""))
+    origin = request.headers.get("Origin", "")
+    cors = origin if site is not None and origin in site.origins else None
+    try:
+        try:
+            view = await callbacks.service.cancel(request_id)
+        except Refused as exc:
+            fail(exc.status, exc.reason)
+        if view is None:
+            fail(404, "no such callback request")
+    except web.HTTPException as exc:
+        if cors:
+            _cors(exc, cors)
+        raise
+    response = web.json_response(view)
+    return _cors(response, cors) if cors else response  # type: ignore[return-value]
+
+
+@anonymous
 async def widget_script(request: web.Request) -> web.Response:
     return web.Response(
         body=(STATIC_DIR / "widget.js").read_bytes(),
@@ -121,3 +147,5 @@ def setup_routes(app: web.Application) -> None:
     app.router.add_route("OPTIONS", "/api/v1/callbacks", preflight)
     app.router.add_post("/api/v1/callbacks", create)
     app.router.add_get("/api/v1/callbacks/{request_id}", status)
+    app.router.add_delete("/api/v1/callbacks/{request_id}", cancel)
+    app.router.add_route("OPTIONS", "/api/v1/callbacks/{request_id}", preflight)

@@ -196,6 +196,13 @@ async def end_attempt(
     )
 
 
+async def has_open_attempt(conn: asyncpg.Connection, request_id: UUID) -> bool:
+    return await conn.fetchval(
+        "SELECT EXISTS (SELECT 1 FROM callback_attempts WHERE request_id = $1 AND result IS NULL)",
+        request_id,
+    )
+
+
 async def open_attempts(conn: asyncpg.Connection) -> list[asyncpg.Record]:
     return await conn.fetch(
         "SELECT * FROM callback_attempts WHERE result IS NULL ORDER BY started_at"

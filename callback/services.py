@@ -41,6 +41,8 @@ IVR_SITE = "ivr"
 # A preferred time this close to now is "now".
 _NOW_SLACK = timedelta(minutes=1)
 _DUE_BATCH = 20
+# Interaction states a request's cancellation takes out of the queue.
+_WITHDRAWABLE = ("queued", "requeued", "offered")
 
 
 class Refused(Exception):
@@ -167,6 +169,35 @@ class CallbackService:
         async with self._pool.acquire() as conn:
             row = await repository.get(conn, request_id)
             return None if row is None else await self._view(conn, row)
+
+    async def cancel(self, request_id: UUID) -> dict[str, Any] | None:
+        """The visitor changed their mind: the request ends as cancelled (a phone ringing
+        for it stops, routing withdraws the offer). None: no such request; Refused once
+        the visitor's phone is being dialled. An ended request is returned as it is."""
+        now = self._clock()
+        async with self._pool.acquire() as conn:
+            async with self._routing.transaction(conn):
+                row = await repository.lock(conn, request_id)
+                if row is None:
+                    return None
+                if row["status"] in repository.FINAL:
+                    return await self._view(conn, row)
+                if await repository.has_open_attempt(conn, request_id):
+                    raise Refused("we are calling you already", 409)
+                if row["interaction_id"] is not None:
+                    current = await routing_repository.get_interaction(conn, row["interaction_id"])
+                    if current is not None and current["state"] in _WITHDRAWABLE:
+                        await self._routing.abandon(conn, row["interaction_id"], "cancelled")
+                row = await repository.finish(conn, request_id, "cancelled", "cancelled", now)
+                assert row is not None
+            view = await self._view(conn, row)
+        log.info("callback cancelled id=%s", request_id)
+        self._publish(
+            CallbackFinished(
+                str(request_id), row["customer_id"], "cancelled", "cancelled", row["attempts"], now
+            )
+        )
+        return view
 
     async def _view(self, conn: asyncpg.Connection, row: asyncpg.Record) -> dict[str, Any]:
         """The visitor's view of their request: nothing about anyone else's."""
@@ -301,7 +332,7 @@ class CallbackService:
             if row is None or row["status"] not in repository.FINAL:
                 return
             interaction = await self._routing.get_interaction(conn, interaction_id)
-            if interaction.state in ("queued", "requeued", "offered"):
+            if interaction.state in _WITHDRAWABLE:
                 await self._abandon(conn, interaction, f"callback request {row['status']}")
 
     async def request_of(self, interaction_id: int) -> asyncpg.Record | None:

@@ -140,6 +140,10 @@ async def test_a_visitor_who_does_not_answer_is_tried_again_then_the_request_fai
         assert status == 201, body
         # Two attempts (callback_max_attempts = 2), each rings the visitor 5 s.
         await visitor.wait_for("CALL_INCOMING", timeout_s=20)
+        # Too late to withdraw: the visitor's phone rings.
+        response = await lab.client.delete(f"/api/v1/callbacks/{body['id']}")
+        assert response.status == 409
+        assert "calling you" in (await response.json())["error"]
         await visitor.wait_for("CALL_CLOSED", timeout_s=20)
         await visitor.wait_for("CALL_INCOMING", timeout_s=30)
         failed = await lab.status_is(body["id"], "failed", timeout_s=30)
@@ -216,6 +220,14 @@ async def test_after_hours_the_request_waits_for_the_opening_and_is_dialled_then
         await visitor.wait_for("CALL_ESTABLISHED", timeout_s=10)
         await agent.hangup()
         done = await lab.status_is(body["id"], "completed")
+
+        # Back to today only once the agent's wrap-up is over: it ends on Monday.
+        async def free() -> bool:
+            async with lab.pool.acquire() as conn:
+                state = await lab.runtime.service.agent_state(conn, lab.agent_ids["202"])
+            return state.load == 0
+
+        await lab.until(free, "agent 202 out of wrap-up")
     finally:
         lab.clock.jump_to(datetime.now(BERLIN))
     assert done["attempts"] == 1
@@ -253,3 +265,29 @@ async def test_an_ivr_caller_who_pressed_1_is_called_back_by_the_same_machinery(
     assert request["phone"] == f"+{VISITORS[1]}"
     assert request["interaction_id"] == interaction.id
     assert request["customer_id"] == customer.id
+
+
+async def test_a_visitor_who_cancels_stops_the_agents_phone_ringing(lab: Lab) -> None:
+    agent = lab.agents["202"]
+    await lab.set_available("202")
+    status, body = await lab.post({"phone": "+4930901829"})
+    assert status == 201, body
+    await agent.wait_for("CALL_INCOMING", timeout_s=10)
+    response = await lab.client.delete(
+        f"/api/v1/callbacks/{body['id']}?site=shop-test", headers={"Origin": "http://shop.test"}
+    )
+    assert response.status == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "http://shop.test"
+    assert (await response.json())["status"] == "cancelled"
+    # Well before the ring timeout (4 s) would have ended it.
+    await agent.wait_for("CALL_CLOSED", timeout_s=2.5)
+    row = await lab.request(body["id"])
+    assert row["status"] == "cancelled" and row["attempts"] == 0
+    async with lab.pool.acquire() as conn:
+        state = await conn.fetchval(
+            "SELECT state FROM interactions WHERE id = $1", row["interaction_id"]
+        )
+    assert state == "abandoned"
+    again = await lab.client.delete(f"/api/v1/callbacks/{body['id']}")
+    assert again.status == 200 and (await again.json())["status"] == "cancelled"
+    assert (await lab.client.delete("/api/v1/callbacks/not-an-id")).status == 404
