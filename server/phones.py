@@ -20,7 +20,9 @@ from asterisk_conf.render import SipAccount, write_accounts
 
 log = logging.getLogger(__name__)
 
-ENDPOINT_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{1,40}$")
+# Two characters at least: the dialplan's [agents] pattern needs them, and one-letter
+# extensions (h, i, s, t ...) are Asterisk's own.
+ENDPOINT_PATTERN = re.compile(r"^[A-Za-z0-9_.-]{2,40}$")
 SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_.~!@%^*+=-]{8,128}$")
 
 Reloader = Callable[[], Awaitable[None]]
@@ -48,7 +50,7 @@ class PhoneDirectory:
     ) -> tuple[asyncpg.Record, str]:
         """Make a user an agent on ``sip_endpoint``; returns the row and the SIP secret."""
         if not ENDPOINT_PATTERN.match(sip_endpoint):
-            raise ValueError("sip_endpoint may hold only letters, digits, '_', '.', '-'")
+            raise ValueError("sip_endpoint is 2-40 letters, digits, '_', '.', '-'")
         if sip_secret is not None and not SECRET_PATTERN.match(sip_secret):
             raise ValueError("sip_secret must be 8-128 characters without spaces or quotes")
         secret = sip_secret or secrets.token_urlsafe(18)

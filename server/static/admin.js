@@ -102,7 +102,7 @@ const sections = {
     const secretShown = el("p", {class: "wide embed"});
     const form = el("form", {class: "agent"},
       field(t("user"), user),
-      field(t("sipEndpoint"), input("sip_endpoint", {required: true, pattern: "[A-Za-z0-9_.-]{1,40}"})),
+      field(t("sipEndpoint"), input("sip_endpoint", {required: true, pattern: "[A-Za-z0-9_.-]{2,40}"})),
       field(t("sipSecret"), input("sip_secret", {placeholder: "auto"})),
       el("button", {type: "submit", text: t("update")}), secretShown);
     form.addEventListener("submit", (event) => {

@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from aiohttp.test_utils import make_mocked_request
 
+from server.phones import ENDPOINT_PATTERN
 from workspace.calls import CallControls, OutsideNumbersOff
 from workspace.config import WorkspaceConfig, with_trunk
 from workspace.screenpop import endpoint_of_channel
@@ -73,3 +74,11 @@ async def test_without_a_carrier_a_transfer_to_a_number_is_refused_before_asteri
     controls = CallControls(None, with_trunk(WorkspaceConfig(), trunk_configured=False))  # type: ignore[arg-type]
     with pytest.raises(OutsideNumbersOff):
         await controls.transfer("1101", number="+4930123456")
+
+
+def test_an_agents_endpoint_is_any_name_the_agents_dialplan_reaches() -> None:
+    for name in ("1101", "oleg.desk-2", "Front_Desk", "ab"):
+        assert ENDPOINT_PATTERN.match(name), name
+    # One letter is Asterisk's own (h, i, s, t); & or / would reach Dial as more targets.
+    for name in ("h", "1", "a&b", "x/y", "x" * 41, ""):
+        assert not ENDPOINT_PATTERN.match(name), name
