@@ -32,7 +32,14 @@ from uuid import UUID
 from pbx.agi.server import AgiHangup, AgiSession
 from pbx.ami.client import AmiClient, AmiError, AmiNotConnected
 from pbx.events import CallEnded
-from routing.events import OfferCancelled, OfferDeclined, OfferMade, OfferTimedOut
+from routing.events import (
+    InteractionAbandoned,
+    InteractionExpired,
+    OfferCancelled,
+    OfferDeclined,
+    OfferMade,
+    OfferTimedOut,
+)
 from server.config import TimersConfig
 
 from .config import CallbackConfig
@@ -89,6 +96,8 @@ class CallbackExecutor:
             subscribe(OfferTimedOut, self.on_offer_over),
             subscribe(OfferCancelled, self.on_offer_over),
             subscribe(CallEnded, self.on_call_ended),
+            subscribe(InteractionExpired, self.on_interaction_ended),
+            subscribe(InteractionAbandoned, self.on_interaction_ended),
         ]
 
     def start(self) -> None:
@@ -173,6 +182,16 @@ class CallbackExecutor:
             with contextlib.suppress(*_AMI_ERRORS):
                 await self._ami.send_action("Hangup", {"Channel": channel, "Cause": "16"})
         await self._service.offer_ended(event.interaction_id, event.offer_id)
+
+    async def on_interaction_ended(self, event: InteractionExpired | InteractionAbandoned) -> None:
+        if event.channel != "callback":
+            return
+        if isinstance(event, InteractionExpired):
+            await self._service.interaction_ended(event.interaction_id, "failed", "expired")
+        else:
+            await self._service.interaction_ended(
+                event.interaction_id, "cancelled", event.reason[:100]
+            )
 
     # --- the agent answered -----------------------------------------------------------
 

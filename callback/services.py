@@ -335,6 +335,25 @@ class CallbackService:
             if interaction.state in _WITHDRAWABLE:
                 await self._abandon(conn, interaction, f"callback request {row['status']}")
 
+    async def interaction_ended(self, interaction_id: int, status: str, outcome: str) -> None:
+        """Routing ended a request's interaction unserved (its department's max wait, a
+        supervisor's abandon): the request ends with it, unless an attempt is going on."""
+        now = self._clock()
+        async with self._pool.acquire() as conn:
+            row = await repository.by_interaction(conn, interaction_id)
+            if row is None or row["status"] in repository.FINAL:
+                return
+            if await repository.has_open_attempt(conn, row["id"]):
+                return
+            ended = await repository.finish(conn, row["id"], status, outcome, now)
+        if ended is not None:
+            log.info("callback id=%s ended with its interaction: %s", row["id"], outcome)
+            self._publish(
+                CallbackFinished(
+                    str(row["id"]), row["customer_id"], status, outcome, row["attempts"], now
+                )
+            )
+
     async def request_of(self, interaction_id: int) -> asyncpg.Record | None:
         async with self._pool.acquire() as conn:
             return await repository.by_interaction(conn, interaction_id)

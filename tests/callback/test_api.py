@@ -225,3 +225,22 @@ async def _end(client: TestClient, request_id: str) -> None:
             "WHERE id = $1::uuid",
             request_id,
         )
+
+
+async def test_a_request_ends_with_its_interaction_when_routing_ends_that(
+    client: TestClient,
+) -> None:
+    status, body = await post(client, {"phone": "+4930901839"}, ip="198.51.100.9")
+    assert status == 201
+    async with client.app[POOL].acquire() as conn:
+        interaction_id = await conn.fetchval(
+            "SELECT interaction_id FROM callback_requests WHERE id = $1::uuid", body["id"]
+        )
+        await client.app[ROUTING].service.abandon(conn, interaction_id, "closed by supervisor")
+    async with asyncio.timeout(10):
+        while True:
+            seen = await (await client.get(f"/api/v1/callbacks/{body['id']}")).json()
+            if seen["status"] != "queued":
+                break
+            await asyncio.sleep(0.05)
+    assert (seen["status"], seen["outcome"]) == ("cancelled", "closed by supervisor")
