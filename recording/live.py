@@ -4,7 +4,21 @@ is answered, the recording finished when it ends, and pause/resume meanwhile.
 A bus consumer of pbx's call events (and of routing's offers, for the department and
 customer of a call). The bus delivers events one at a time, so each handler only
 notes what it needs and leaves AMI and database work to a task of that call; the
-end of a call waits for the start of its recording, never the other way round.
+end of a call waits for the start of its recordings, never the other way round.
+
+A call transferred to another agent gets one recording more, on the new agent's
+channel, linked to the same call (same call id and start): each recording is one
+agent's conversation with the customer, customer left and agent right as always. The
+new channel is found from AMI bridge events (:mod:`recording.transfers`), since pbx
+reports an answer once a call. A transfer to a phone that is not an agent's (an
+outside number) starts no recording. Every recording of a call is finished when the
+call ends.
+
+A click-to-call through a Local channel (originate the agent's phone, then dial the
+number) is answered twice as pbx sees it: first the agent's phone, as if it were
+called, then the number, once the Local channel dials it and the agent's phone turns
+out to be the caller. A recording the first answer started is discarded, and the
+call is recorded from the second on, as the outbound call it is.
 """
 
 from __future__ import annotations
@@ -19,7 +33,8 @@ from typing import Any
 import asyncpg
 
 from pbx.ami.client import AmiClient, AmiError, AmiNotConnected
-from pbx.events import CallAnswered, CallEnded, CallStarted, Party
+from pbx.ami.codec import AmiMessage
+from pbx.events import CallAnswered, CallEnded, CallStarted, CallTransferred, Direction, Party
 from routing.events import OfferMade
 
 from . import repository
@@ -30,6 +45,7 @@ from .mixmonitor import RECORDING_VARIABLE, mute_fields, start_fields
 from .repository import Recording
 from .services import RecordingService
 from .sides import AgentSide, agent_side, candidate_endpoints
+from .transfers import BridgedChannel, BridgedChannels
 
 __all__ = [
     "ControlFailed",
@@ -63,6 +79,10 @@ class LiveRecording:
     channel: str
     agent_endpoints: frozenset[str]
     paused: bool = False
+    # What a recording after a transfer inherits.
+    direction: Direction = "inbound"
+    call_started_at: datetime | None = None
+    context: CallContext | None = None
 
 
 @dataclass(frozen=True)
@@ -86,8 +106,16 @@ class LiveRecorder:
         self._config = config
         self._contexts = contexts or CallContexts()
         self._calls: dict[str, _Call] = {}
-        self._starting: dict[str, asyncio.Task[None]] = {}
+        # The first party that answered each call (a second answer: click-to-call).
+        self._answered_by: dict[str, Party] = {}
+        self._starting: dict[str, list[asyncio.Task[None]]] = {}
+        # The recording running for a call (the one pause/resume acts on), and those
+        # of the agents before a transfer, finished with it at the end of the call.
         self._active: dict[str, LiveRecording] = {}
+        self._earlier: dict[str, list[LiveRecording]] = {}
+        # A transferred call whose new agent is not recorded yet: the agent's endpoint.
+        self._awaiting: dict[str, str] = {}
+        self._bridged = BridgedChannels()
         self._tasks: set[asyncio.Task[None]] = set()
         self._unsubscribe: list[Callable[[], None]] = []
 
@@ -96,7 +124,10 @@ class LiveRecorder:
             subscribe(CallStarted, self.on_call_started),
             subscribe(OfferMade, self.on_offer_made),
             subscribe(CallAnswered, self.on_call_answered),
+            subscribe(CallTransferred, self.on_call_transferred),
             subscribe(CallEnded, self.on_call_ended),
+            self._ami.subscribe(self.on_ami_event),
+            self._ami.on_connection_change(self.on_ami_connection),
         ]
 
     async def close(self) -> None:
@@ -123,17 +154,45 @@ class LiveRecorder:
             self._contexts.note(call_id, context)
 
     def on_call_answered(self, event: CallAnswered) -> None:
-        call = self._calls.get(event.call_id)
-        context = self._contexts.get(event.call_id)
-        task = self._spawn(self._start(event, call, context), f"recording-start-{event.call_id}")
-        self._starting[event.call_id] = task
+        call_id = event.call_id
+        call = self._calls.get(call_id)
+        first = self._answered_by.setdefault(call_id, event.party)
+        superseded: list[asyncio.Task[None]] | None = None
+        if first.channel != event.party.channel:
+            # pbx answers a call a second time only when an originated Local channel
+            # dials on (click-to-call): the phone that answered first is the caller.
+            call = _Call(first, call.started_at if call is not None else event.at)
+            self._calls[call_id] = call
+            superseded = list(self._starting.get(call_id, ()))
+        context = self._contexts.get(call_id)
+        task = self._spawn(
+            self._start(event, call, context, superseded), f"recording-start-{call_id}"
+        )
+        self._starting.setdefault(call_id, []).append(task)
+
+    def on_call_transferred(self, event: CallTransferred) -> None:
+        call_id, target = event.call_id, event.transfer.to
+        if target and (call_id in self._active or call_id in self._starting):
+            self._spawn(self._after_transfer(call_id, target), f"recording-transfer-{call_id}")
+
+    def on_ami_event(self, msg: AmiMessage) -> None:
+        entered = self._bridged.feed(msg)
+        if entered is not None and self._awaiting.get(entered.call_id) == entered.endpoint:
+            self._follow(entered)
+
+    def on_ami_connection(self, connected: bool) -> None:
+        if not connected:
+            self._bridged.clear()
 
     def on_call_ended(self, event: CallEnded) -> None:
-        self._calls.pop(event.call_id, None)
-        self._contexts.forget(event.call_id)
-        starting = self._starting.pop(event.call_id, None)
-        if starting is not None or event.call_id in self._active:
-            self._spawn(self._finish(event, starting), f"recording-finish-{event.call_id}")
+        call_id = event.call_id
+        self._calls.pop(call_id, None)
+        self._answered_by.pop(call_id, None)
+        self._awaiting.pop(call_id, None)
+        self._contexts.forget(call_id)
+        starting = self._starting.pop(call_id, [])
+        if starting or call_id in self._active:
+            self._spawn(self._finish(event, starting), f"recording-finish-{call_id}")
 
     def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
         task = asyncio.create_task(work, name=name)
@@ -144,10 +203,20 @@ class LiveRecorder:
     # -- the work --
 
     async def _start(
-        self, event: CallAnswered, call: _Call | None, context: CallContext | None
+        self,
+        event: CallAnswered,
+        call: _Call | None,
+        context: CallContext | None,
+        superseded: list[asyncio.Task[None]] | None = None,
     ) -> None:
         extra = {"call_id": event.call_id}
         try:
+            if superseded is not None:
+                if superseded:
+                    await asyncio.wait(superseded)
+                earlier = self._active.pop(event.call_id, None)
+                if earlier is not None:
+                    await self._discard(earlier)
             caller = call.caller if call is not None else None
             async with self._pool.acquire() as conn:
                 agents = await repository.agent_endpoints(
@@ -173,11 +242,92 @@ class LiveRecorder:
                 rec = await self._begin(event.call_id, side, started_at, context)
             if rec is not None:
                 self._active[event.call_id] = LiveRecording(
-                    rec.id, event.call_id, side.channel, side.agent_endpoints
+                    rec.id,
+                    event.call_id,
+                    side.channel,
+                    side.agent_endpoints,
+                    direction=side.direction,
+                    call_started_at=started_at,
+                    context=context,
                 )
         except Exception:
             # One call's recording failing must not stop the others'.
             log.exception("recording could not start", extra=extra)
+
+    async def _discard(self, live: LiveRecording) -> None:
+        """Stop and drop a recording that turned out to be of no conversation (the
+        agent's own phone answering a click-to-call)."""
+        extra = {"call_id": live.call_id, "recording_id": live.recording_id}
+        try:
+            await self._ami.send_action("StopMixMonitor", {"Channel": live.channel})
+            await self._ami.send_action(
+                "Setvar", {"Channel": live.channel, "Variable": RECORDING_VARIABLE, "Value": ""}
+            )
+        except (AmiError, AmiNotConnected, TimeoutError) as exc:
+            log.warning("recording not stopped on %s: %s", live.channel, exc, extra=extra)
+        await self._recordings.discard(live.recording_id)
+        log.info("recording of the agent's phone answering a click-to-call dropped", extra=extra)
+
+    async def _after_transfer(self, call_id: str, target: str) -> None:
+        """Wait for the new agent's channel in a bridge, unless it is there already."""
+        starting = self._starting.get(call_id)
+        if starting:
+            await asyncio.wait(list(starting))
+        live = self._active.get(call_id)
+        if live is None:
+            return
+        self._awaiting[call_id] = target
+        for channel in self._bridged.bridged(call_id, target):
+            if channel.channel != live.channel:
+                self._follow(channel)
+                return
+
+    def _follow(self, channel: BridgedChannel) -> None:
+        """Record the new agent of a transferred call, once."""
+        if self._awaiting.pop(channel.call_id, None) != channel.endpoint:
+            return
+        task = self._spawn(
+            self._start_after_transfer(channel), f"recording-follow-{channel.call_id}"
+        )
+        self._starting.setdefault(channel.call_id, []).append(task)
+
+    async def _start_after_transfer(self, channel: BridgedChannel) -> None:
+        call_id = channel.call_id
+        extra = {"call_id": call_id}
+        try:
+            previous = self._active.get(call_id)
+            if previous is None or previous.call_started_at is None:
+                return
+            async with self._pool.acquire() as conn:
+                agents = await repository.agent_endpoints(conn, [channel.endpoint])
+            if channel.endpoint not in agents:
+                log.info(
+                    "transferred to %s, not an agent: not recorded", channel.endpoint, extra=extra
+                )
+                return
+            side = AgentSide(
+                previous.direction, channel.channel, channel.endpoint, frozenset({channel.endpoint})
+            )
+            rec = await self._begin(call_id, side, previous.call_started_at, previous.context)
+            if rec is None:
+                return
+            self._earlier.setdefault(call_id, []).append(previous)
+            self._active[call_id] = LiveRecording(
+                rec.id,
+                call_id,
+                side.channel,
+                side.agent_endpoints,
+                direction=side.direction,
+                call_started_at=previous.call_started_at,
+                context=previous.context,
+            )
+            log.info(
+                "recording after a transfer follows=%d",
+                previous.recording_id,
+                extra={**extra, "recording_id": rec.id},
+            )
+        except Exception:
+            log.exception("recording after a transfer could not start", extra=extra)
 
     async def _adopt(self, call_id: str, side: AgentSide, started_at: datetime) -> Recording | None:
         """The recording a previous server process started on this channel, if it is
@@ -236,20 +386,23 @@ class LiveRecorder:
         )
         return rec
 
-    async def _finish(self, event: CallEnded, starting: asyncio.Task[None] | None) -> None:
-        if starting is not None:
-            await asyncio.wait([starting])
+    async def _finish(self, event: CallEnded, starting: list[asyncio.Task[None]]) -> None:
+        if starting:
+            await asyncio.wait(starting)
+        recordings = self._earlier.pop(event.call_id, [])
         live = self._active.pop(event.call_id, None)
-        if live is None:
-            return
-        try:
-            await self._recordings.finish(live.recording_id, event.record.ended_at)
-        except Exception:
-            # The legs stay on disk with the end time noted (or not): recovery converts them.
-            log.exception(
-                "recording could not be finished; recovery will",
-                extra={"call_id": event.call_id, "recording_id": live.recording_id},
-            )
+        if live is not None:
+            recordings.append(live)
+        for rec in recordings:
+            try:
+                await self._recordings.finish(rec.recording_id, event.record.ended_at)
+            except Exception:
+                # The legs stay on disk with the end time noted (or not): recovery
+                # converts them.
+                log.exception(
+                    "recording could not be finished; recovery will",
+                    extra={"call_id": event.call_id, "recording_id": rec.recording_id},
+                )
 
     # -- the operator's controls --
 

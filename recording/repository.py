@@ -182,6 +182,15 @@ async def agent_endpoints(conn: asyncpg.Connection, endpoints: Sequence[str]) ->
     return {r["sip_endpoint"] for r in rows}
 
 
+async def delete_raw(conn: asyncpg.Connection, recording_id: int) -> Recording | None:
+    """Remove a recording still being written (its legs are the caller's to remove)."""
+    row = await conn.fetchrow(
+        f"DELETE FROM recordings WHERE id = $1 AND state = 'raw' RETURNING {_COLUMNS}",
+        recording_id,
+    )
+    return _recording(row)
+
+
 async def set_ended(conn: asyncpg.Connection, recording_id: int, ended_at: datetime) -> None:
     await conn.execute(
         "UPDATE recordings SET ended_at = $2 WHERE id = $1 AND ended_at IS NULL",
@@ -431,7 +440,8 @@ async def link_pending(conn: asyncpg.Connection, now: datetime) -> list[Linked]:
 
     A recording is linked once (``linked_at``): concurrent runs in several processes
     wait on the row lock and then find it taken, so each link is reported once. A
-    call keeps the first recording linked to it.
+    call transferred between agents has one recording per agent; every one is linked,
+    and the journal's ``recording_id`` names the call's first.
     """
     rows = await conn.fetch(
         f"""WITH claimed AS (
@@ -439,12 +449,12 @@ async def link_pending(conn: asyncpg.Connection, now: datetime) -> list[Linked]:
                 FROM calls c
                 WHERE r.state = 'converted' AND r.linked_at IS NULL
                   AND r.call_started_at IS NOT NULL AND {_CALL_OF_RECORDING}
-                  AND c.recording_id IS NULL
                 RETURNING r.id, c.id AS call_row_id, r.call_id, r.call_started_at,
                     r.customer_id, c.caller_number, r.duration_s
             ), linked AS (
-                UPDATE calls c SET recording_id = claimed.id
-                FROM claimed WHERE c.id = claimed.call_row_id
+                UPDATE calls c SET recording_id = least(c.recording_id, first.id)
+                FROM (SELECT call_row_id, min(id) AS id FROM claimed GROUP BY call_row_id) first
+                WHERE c.id = first.call_row_id
             )
             SELECT * FROM claimed ORDER BY id""",
         now,

@@ -125,6 +125,15 @@ class RecordingService:
         )
         self._publish(RecordingFailed(rec.id, rec.call_id, reason))
 
+    async def discard(self, recording_id: int) -> None:
+        """A recording that was no conversation after all: row and legs removed."""
+        async with self._pool.acquire() as conn:
+            rec = await repository.delete_raw(conn, recording_id)
+        if rec is None:
+            return
+        for leg in (rec.customer_leg, rec.agent_leg):
+            await asyncio.to_thread(Path(leg).unlink, missing_ok=True)
+
     async def finish(self, recording_id: int, ended_at: datetime) -> Outcome:
         """The call is over: convert its legs now."""
         async with self._pool.acquire() as conn:

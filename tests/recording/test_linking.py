@@ -146,3 +146,22 @@ async def test_a_call_of_a_restarted_asterisk_with_the_same_id_is_not_linked(
     await CallJournal(db_pool).record(later)
     await linker.link_pending()
     assert await linked_recording(db_pool, later) == recording_id
+
+
+async def test_every_recording_of_a_transferred_call_is_linked_and_the_journal_names_the_first(
+    setup: Setup, db_pool: asyncpg.Pool, linker: RecordingLinker
+) -> None:
+    # One recording per agent of a transferred call; the second agent's may be
+    # stored before the first's, or in another run of the linker.
+    record = call_record("1700000000.15", 6)
+    first = await record_call(
+        setup.service, call_id=record.call_id, call_started_at=record.started_at
+    )
+    second = await stored_recording(setup, record)
+    await CallJournal(db_pool).record(record)
+    await linker.link_pending()
+    assert await linked_recording(db_pool, record) == second
+    assert await setup.service.finish(first.recording.id, record.ended_at) == "converted"
+    await linker.link_pending()
+    assert await linked_recording(db_pool, record) == first.recording.id
+    assert [len(links_of(setup, r)) for r in (first.recording.id, second)] == [1, 1]

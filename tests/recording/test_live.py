@@ -7,9 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
-from array import array
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -19,22 +17,28 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from asterisk_conf.instance import AsteriskInstance
-from pbx.audio import pcm_stream
 from recording.events import RecordingLinked, RecordingStored
 from routing.events import OfferMade
 from server.keys import AMI, BUS, POOL
 from tests.app_helpers import create_user, login, make_config, start_client
 from tests.harness.asterisk import start_test_asterisk
 from tests.harness.softphone import Softphone, padded_wav, tone_wav
+from tests.recording.tones import (
+    DEADLINE_S,
+    WINDOW_S,
+    channel_samples,
+    leg_seconds,
+    rms,
+    tone_power,
+    until,
+    windows,
+)
 
-DEADLINE_S = 30.0
-RATE = 8000
 CALLER_HZ, AGENT_HZ = 500, 1000
 AGENT, OTHER = "1201", "1202"
 # Seconds of the call each side plays; the caller hangs up when theirs ends.
 CALLER_S = 6.0
 PAUSE_AFTER_S, PAUSED_FOR_S = 1.5, 1.5
-WINDOW_S = 0.05
 
 
 @dataclass
@@ -150,54 +154,6 @@ async def call_agent(live: Live, call_id: str, play: Path, seconds: float) -> No
         },
         timeout=DEADLINE_S,
     )
-
-
-async def until(check: Callable[[], Any], what: str, timeout_s: float = DEADLINE_S) -> Any:
-    """Wait for state that other processes change (a file Asterisk writes, a row)."""
-    try:
-        async with asyncio.timeout(timeout_s):
-            while True:
-                result = await check() if asyncio.iscoroutinefunction(check) else check()
-                if result:
-                    return result
-                await asyncio.sleep(0.02)
-    except TimeoutError:
-        raise AssertionError(f"timed out waiting for {what}") from None
-
-
-def leg_seconds(path: Path) -> float:
-    """Seconds of audio MixMonitor has written to a leg so far (44-byte header; it
-    writes in blocks of 32 KiB, about 2 s)."""
-    try:
-        return max(path.stat().st_size - 44, 0) / (2 * RATE)
-    except FileNotFoundError:
-        return 0.0
-
-
-def channel_samples(path: Path, channel: int) -> array:
-    samples = array("h")
-    with pcm_stream(path, RATE, channel) as chunks:
-        for chunk in chunks:
-            samples.frombytes(chunk)
-    return samples
-
-
-def windows(samples: array) -> list[array]:
-    n = int(WINDOW_S * RATE)
-    return [samples[i : i + n] for i in range(0, len(samples) - n + 1, n)]
-
-
-def rms(window: array) -> float:
-    return math.sqrt(sum(s * s for s in window) / len(window))
-
-
-def tone_power(window: array, hz: int) -> float:
-    """Goertzel: the power of one frequency in a window."""
-    coeff = 2 * math.cos(2 * math.pi * hz / RATE)
-    s1 = s2 = 0.0
-    for sample in window:
-        s1, s2 = sample + coeff * s1 - s2, s1
-    return s1 * s1 + s2 * s2 - coeff * s1 * s2
 
 
 def silent_run(left: list[float], right: list[float]) -> tuple[float, float]:
