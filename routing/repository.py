@@ -651,9 +651,11 @@ async def accept_queue_offers(
     ``accepted_offer_id`` it was accepted by. Agents are locked in ``user_id`` order."""
     return await conn.fetch(
         f"""WITH r AS (
+               -- The offers by their key first (a join could scan them all).
                SELECT o.interaction_id, r.offer_id, r.agent_id
-               FROM unnest($1::bigint[], $2::bigint[]) AS r(offer_id, agent_id)
-               JOIN offers o ON o.id = r.offer_id
+               FROM (SELECT id, interaction_id FROM offers WHERE id = ANY($1::bigint[])) o
+               JOIN unnest($1::bigint[], $2::bigint[]) AS r(offer_id, agent_id)
+                 ON r.offer_id = o.id
            ), i AS (
                UPDATE interactions SET state = 'accepted', accepted_at = $3,
                    version = interactions.version + 1, updated_at = $3
@@ -663,8 +665,9 @@ async def accept_queue_offers(
                RETURNING r.offer_id AS accepted_offer_id, {_interaction_columns("interactions")}
            ), o AS (
                UPDATE offers SET state = 'accepted', answered_at = $3
-               FROM i WHERE offers.id = i.accepted_offer_id AND offers.mode = 'queue'
-                 AND offers.state = 'offered'
+               WHERE offers.id = ANY($1::bigint[])
+                 AND offers.id IN (SELECT accepted_offer_id FROM i)
+                 AND offers.mode = 'queue' AND offers.state = 'offered'
            ), a AS (
                UPDATE agents SET missed_offers = 0
                FROM (SELECT user_id FROM agents
@@ -802,8 +805,9 @@ WITH cur AS (
     SELECT DISTINCT ON (i.id) i.id, i.version,
            CASE WHEN i.channel IN ('voice', 'callback') THEN coalesce(a.wrapup_s, $4)
                 ELSE 0 END AS wrapup_s
-    FROM unnest($1::bigint[], $2::bigint[]) AS r(interaction_id, agent_id)
-    JOIN interactions i ON i.id = r.interaction_id
+    FROM (SELECT * FROM interactions WHERE id = ANY($1::bigint[])) i
+    JOIN unnest($1::bigint[], $2::bigint[]) AS r(interaction_id, agent_id)
+      ON r.interaction_id = i.id
     JOIN agents a ON a.user_id = i.agent_id
     WHERE i.state = 'accepted' AND (r.agent_id IS NULL OR i.agent_id = r.agent_id)
     ORDER BY i.id
@@ -818,8 +822,9 @@ WITH cur AS (
     RETURNING {_interaction_columns("interactions")}, cur.wrapup_s
 ), held AS (
     -- The offers are stable here: they change only under their interaction's lock.
-    SELECT o.agent_id, sum(o.cost) AS total FROM offers o JOIN i ON o.interaction_id = i.id
-    WHERE o.state = 'accepted' AND i.wrapup_s = 0
+    SELECT o.agent_id, sum(o.cost) AS total FROM offers o
+    WHERE o.interaction_id = ANY($1::bigint[]) AND o.state = 'accepted'
+      AND o.interaction_id IN (SELECT id FROM i WHERE wrapup_s = 0)
     GROUP BY o.agent_id
 ), la AS MATERIALIZED (
     SELECT user_id FROM agents WHERE user_id IN (SELECT agent_id FROM held)
@@ -834,7 +839,8 @@ WITH cur AS (
     -- After every agent (a count reads them all): the audit log is ordered by each
     -- agent's lock.
     UPDATE offers SET state = 'released', ended_at = $3
-    FROM i WHERE offers.interaction_id = i.id AND offers.state = 'accepted' AND i.wrapup_s = 0
+    WHERE offers.interaction_id = ANY($1::bigint[]) AND offers.state = 'accepted'
+      AND offers.interaction_id IN (SELECT id FROM i WHERE wrapup_s = 0)
       AND (SELECT count(*) FROM a) > 0
 )
 SELECT * FROM i

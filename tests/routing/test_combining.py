@@ -47,7 +47,7 @@ async def test_a_call_alone_is_a_statement_of_its_own() -> None:
 async def test_calls_arriving_while_a_statement_runs_share_the_next_one() -> None:
     run = Recorder()
     run.release.clear()
-    combiner = Combiner("double", run)
+    combiner = Combiner("double", run, overlap=1)
     first = asyncio.create_task(combiner.submit(None, 1))
     await asyncio.sleep(0)
     others = [asyncio.create_task(combiner.submit(None, n)) for n in (2, -3, 4)]
@@ -59,10 +59,26 @@ async def test_calls_arriving_while_a_statement_runs_share_the_next_one() -> Non
     assert (combiner.statements, combiner.items) == (2, 4)
 
 
+async def test_two_statements_run_at_once_and_the_calls_after_them_share_the_next_two() -> None:
+    run = Recorder()
+    run.release.clear()
+    combiner = Combiner("double", run, overlap=2)
+    calls = []
+    for n in range(1, 6):
+        calls.append(asyncio.create_task(combiner.submit(None, n)))
+        await asyncio.sleep(0)
+    assert run.batches == [[1], [2]]
+    run.release.set()
+    assert await asyncio.gather(*calls) == [2, 4, 6, 8, 10]
+    # Each of the two statements over hands the next to a waiting call.
+    assert len(run.batches) == 4
+    assert sorted(n for batch in run.batches[2:] for n in batch) == [3, 4, 5]
+
+
 async def test_a_failed_statement_sends_every_caller_its_own_way() -> None:
     run = Recorder(fail=True)
     run.release.clear()
-    combiner = Combiner("double", run)
+    combiner = Combiner("double", run, overlap=1)
     first = asyncio.create_task(combiner.submit(None, 1))
     await asyncio.sleep(0)
     others = [asyncio.create_task(combiner.submit(None, n)) for n in (2, 3)]
@@ -76,7 +92,7 @@ async def test_a_failed_statement_sends_every_caller_its_own_way() -> None:
 async def test_a_cancelled_caller_leaves_the_others_their_statement() -> None:
     run = Recorder()
     run.release.clear()
-    combiner = Combiner("double", run)
+    combiner = Combiner("double", run, overlap=1)
     first = asyncio.create_task(combiner.submit(None, 1))
     await asyncio.sleep(0)
     second = asyncio.create_task(combiner.submit(None, 2))
