@@ -132,6 +132,7 @@ class _Agent:
 
 
 _Entry = tuple[tuple[float, ...], int, int]  # (strategy key, agent id, stamp)
+_Signature = tuple[int, str, tuple[tuple[str, int], ...]]  # department, channel, skills
 
 
 class _Pool:
@@ -150,6 +151,10 @@ class _Pool:
         self._now_ts = now.timestamp()
         self._rng = rng
         self._heaps: dict[int, list[_Entry]] = {}
+        # Per kind of interaction, and the kinds' heaps of each department with the
+        # channel and skills they are for.
+        self._kind_heaps: dict[_Signature, list[_Entry]] = {}
+        self._kinds_of: dict[int, list[tuple[Channel, Mapping[str, int], list[_Entry]]]] = {}
         self._taken = 0
 
     def agent(self, agent_id: int) -> _Agent | None:
@@ -165,19 +170,28 @@ class _Pool:
             and (not item.skills or has_skills(agent.skills, item.skills))
         )
 
-    def best(self, item: WaitingInteraction) -> _Agent | None:
-        """The strategy's first eligible agent; one who declined it only if nobody else."""
-        heap = self._heap(item.department_id)
+    def best(self, item: WaitingInteraction, signature: _Signature) -> _Agent | None:
+        """The strategy's first eligible agent; one who declined it only if nobody else.
+
+        Each kind of interaction (department, channel, skills) has a heap of its own, a
+        copy of its department's taken at its first turn. An agent found unable to take
+        one leaves that heap for good: within a batch skills stay and room only shrinks,
+        so nobody is looked at twice in vain for the same kind."""
+        heap = self._kind_heaps.get(signature)
+        if heap is None:
+            heap = list(self._heap(item.department_id))
+            self._kind_heaps[signature] = heap
+            self._kinds_of.setdefault(item.department_id, []).append(
+                (item.channel, item.skills, heap)
+            )
         kept: list[_Entry] = []
         chosen = fallback = None
         while heap:
             entry = heapq.heappop(heap)
-            agent = self._live(entry, item.department_id)
-            if agent is None:
+            agent = self._agents[entry[1]]
+            if entry[2] != agent.stamp or not self.eligible(agent, item):
                 continue
             kept.append(entry)
-            if not self.eligible(agent, item):
-                continue
             if agent.id in item.declined_by:
                 fallback = fallback or agent
                 continue
@@ -214,8 +228,15 @@ class _Pool:
         agent.last_ts = self._now_ts + self._taken * 1e-6
         for department_id in agent.departments:
             heap = self._heaps.get(department_id)
-            if heap is not None and self._has_room_in(agent, department_id):
-                heapq.heappush(heap, self._entry(agent, department_id))
+            if heap is None or not self._has_room_in(agent, department_id):
+                continue
+            entry = self._entry(agent, department_id)
+            heapq.heappush(heap, entry)
+            for channel, skills, kind_heap in self._kinds_of.get(department_id, ()):
+                if self.cost(agent, department_id, channel) <= agent.room and (
+                    not skills or has_skills(agent.skills, skills)
+                ):
+                    heapq.heappush(kind_heap, entry)
 
     def _heap(self, department_id: int) -> list[_Entry]:
         heap = self._heaps.get(department_id)
@@ -301,7 +322,7 @@ class Matcher:
         if settings.mode == "ring_group":
             chosen = self._pool.all_eligible(item)
         else:
-            best = self._pool.best(item)
+            best = self._pool.best(item, signature)
             chosen = [best] if best is not None else []
         if not chosen:
             self._hopeless.add(signature)
