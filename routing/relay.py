@@ -38,24 +38,41 @@ DEFAULT_CHANNEL = "switchboard_events"
 MAX_PAYLOAD = 7900
 
 
-def pack(origin: str, encoded: list[str], limit: int = MAX_PAYLOAD) -> list[str]:
-    """JSON-encoded events packed into as few payloads under ``limit`` bytes as possible."""
-    head = '{"o":' + json.dumps(origin) + ',"e":['
+def pack(origin: str, items: list[tuple[str, str]], limit: int = MAX_PAYLOAD) -> list[str]:
+    """(type name, JSON-encoded event) pairs packed into as few payloads under ``limit``
+    bytes as possible. A payload names its origin and the types of its events first, so
+    that a receiver can tell whether it is any of its business without reading on."""
+    head = '{"o":' + json.dumps(origin) + ',"t":'
+    fixed = len(head) + len(',"e":[]}')
     payloads: list[str] = []
     batch: list[str] = []
-    size = len(head) + 2
-    for item in encoded:
+    types: list[str] = []
+    # Bytes of the events and of the type list (with its brackets) so far.
+    size = types_size = 2
+
+    def flush() -> None:
+        names = json.dumps(types, separators=(",", ":"))
+        payloads.append(head + names + ',"e":[' + ",".join(batch) + "]}")
+
+    for name, item in items:
         item_size = len(item.encode()) + 1
-        if len(head) + 2 + item_size > limit:
+        name_size = len(json.dumps(name).encode()) + 1
+        if fixed + 2 + name_size + item_size > limit:
             log.error("event too large to relay, dropped: %.200s", item)
             continue
-        if batch and size + item_size > limit:
-            payloads.append(head + ",".join(batch) + "]}")
-            batch, size = [], len(head) + 2
+        grows = 0 if name in types else name_size
+        if batch and fixed + types_size + grows + size + item_size > limit:
+            flush()
+            batch, types = [], []
+            size = types_size = 2
+            grows = name_size
         batch.append(item)
         size += item_size
+        if grows:
+            types.append(name)
+            types_size += grows
     if batch:
-        payloads.append(head + ",".join(batch) + "]}")
+        flush()
     return payloads
 
 
@@ -85,6 +102,7 @@ class EventRelay:
         self._batch_window_s = batch_window_s
         # Tells our own notifications apart from the other processes'.
         self.origin = uuid.uuid4().hex[:12]
+        self._own_head = '{"o":' + json.dumps(self.origin) + ","
         self._outgoing: list[object] = []
         self._pending = asyncio.Event()
         self._sender: asyncpg.Connection | None = None
@@ -92,26 +110,36 @@ class EventRelay:
         self._lost = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
         self._on_reconnect: list[Callable[[], Awaitable[None] | None]] = []
-        self._on_remote: list[Callable[[], None]] = []
+        self._on_remote: list[tuple[Callable[[], None], frozenset[str] | None]] = []
         # Counters for logs and benchmarks.
         self.notifications_sent = 0
         self.notifications_received = 0
 
-    def on_remote(self, callback: Callable[[], None]) -> None:
-        """``callback`` runs on every notification from another process, before (and
-        whether or not) its events are decoded: a wake-up needs no decoding."""
-        self._on_remote.append(callback)
+    def on_remote(
+        self, callback: Callable[[], None], types: Collection[type] | None = None
+    ) -> None:
+        """``callback`` runs on every notification from another process — or on those
+        carrying an event of one of ``types`` —, before (and whether or not) its events
+        are decoded: a wake-up needs no decoding. Register before ``start``."""
+        names = None if types is None else frozenset(t.__name__ for t in types)
+        self._on_remote.append((callback, names))
 
     def on_reconnect(self, callback: Callable[[], Awaitable[None] | None]) -> None:
         """``callback`` runs after the listening connection came back: events may be lost."""
         self._on_reconnect.append(callback)
 
+    @property
+    def listens(self) -> bool:
+        """Whether other processes' notifications are any use here: a process that takes
+        none of their events and is woken by none only sends, and so costs the others
+        nothing (every listening process is woken by every notification)."""
+        return self._receive != set() or bool(self._on_remote) or bool(self._on_reconnect)
+
     async def start(self) -> None:
-        await self._listen()
-        self._tasks = [
-            asyncio.create_task(self._send_loop(), name="relay-send"),
-            asyncio.create_task(self._listen_loop(), name="relay-listen"),
-        ]
+        self._tasks = [asyncio.create_task(self._send_loop(), name="relay-send")]
+        if self.listens:
+            await self._listen()
+            self._tasks.append(asyncio.create_task(self._listen_loop(), name="relay-listen"))
 
     async def close(self) -> None:
         for task in self._tasks:
@@ -145,7 +173,10 @@ class EventRelay:
             await asyncio.sleep(self._batch_window_s)
 
     async def _send(self, events: list[object]) -> None:
-        encoded = [json.dumps(self._codec.encode(e), separators=(",", ":")) for e in events]
+        encoded = [
+            (type(e).__name__, json.dumps(self._codec.encode(e), separators=(",", ":")))
+            for e in events
+        ]
         payloads = pack(self.origin, encoded)
         try:
             if self._sender is None or self._sender.is_closed():
@@ -191,19 +222,29 @@ class EventRelay:
 
     def _on_notify(self, _conn: Any, _pid: int, _channel: str, payload: str) -> None:
         self.notifications_received += 1
+        if payload.startswith(self._own_head):
+            return
         try:
-            message = json.loads(payload)
+            # The head (origin and types) alone first: often it is all that is needed.
+            head, found, _events = payload.partition(',"e":')
+            message = json.loads(head + "}") if found else json.loads(payload)
             if message["o"] == self.origin:
                 return
-            for callback in self._on_remote:
-                callback()
+            types = message.get("t")
+            for callback, wanted_types in self._on_remote:
+                if wanted_types is None or types is None or not wanted_types.isdisjoint(types):
+                    callback()
             wanted = self._receive
+            if wanted is not None and types is not None and wanted.isdisjoint(types):
+                return
+            if found:
+                message = json.loads(payload)
             events = [
                 self._codec.decode(item)
                 for item in message["e"]
                 if wanted is None or item[0] in wanted
             ]
-        except (ValueError, KeyError, TypeError, UnknownEvent) as exc:
+        except (ValueError, KeyError, TypeError, AttributeError, UnknownEvent) as exc:
             log.error("undecodable notification ignored (%s): %.200s", exc, payload)
             return
         for event in events:

@@ -74,7 +74,6 @@ class RoutingRuntime:
         return self.relay.publish
 
     async def start(self) -> None:
-        await self.relay.start()
         self._unsubscribe.append(
             self._bus.subscribe(DepartmentSettingsChanged, lambda _e: self.directory.invalidate())
         )
@@ -83,9 +82,11 @@ class RoutingRuntime:
             self._unsubscribe += [self._bus.subscribe(t, router.wake) for t in ROUTABLE_EVENTS]
             # Whatever another process did may have made something routable; and events
             # may have been missed while the LISTEN connection was down.
-            self.relay.on_remote(router.wake)
+            self.relay.on_remote(router.wake, ROUTABLE_EVENTS)
             self.relay.on_reconnect(router.wake)
-            await router.start()
+        await self.relay.start()
+        if self.router is not None:
+            await self.router.start()
 
     async def close(self) -> None:
         for unsubscribe in self._unsubscribe:

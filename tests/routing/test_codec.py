@@ -53,11 +53,21 @@ def test_every_event_comes_back_equal_through_json(event) -> None:
     assert codec.decode(wire) == event
 
 
-@given(st.lists(st.text(min_size=1, max_size=400), max_size=200))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["OfferMade", "InteractionQueued", "Ünïcode"]), st.text(max_size=400)
+        ),
+        max_size=200,
+    )
+)
 def test_packed_payloads_stay_under_the_notify_limit_and_keep_every_event(items) -> None:
-    encoded = [json.dumps([n, item]) for n, item in enumerate(items)]
+    encoded = [(name, json.dumps([name, n, text])) for n, (name, text) in enumerate(items)]
     payloads = pack("origin", encoded)
     assert all(len(p.encode()) <= MAX_PAYLOAD for p in payloads)
     decoded = [e for p in payloads for e in json.loads(p)["e"]]
-    assert decoded == [json.loads(e) for e in encoded]
+    assert decoded == [json.loads(e) for _, e in encoded]
     assert all(json.loads(p)["o"] == "origin" for p in payloads)
+    for p in payloads:
+        message = json.loads(p)
+        assert message["t"] == list(dict.fromkeys(e[0] for e in message["e"])), "types named"

@@ -69,6 +69,41 @@ async def test_a_process_receives_only_the_event_types_it_asked_for_but_is_woken
     assert woken
 
 
+async def test_a_wake_up_for_some_event_types_comes_only_with_those(pair) -> None:
+    a, b = pair
+    woken = []
+    b.relay.on_remote(lambda: woken.append(1), (InteractionCompleted,))
+    a.relay.publish(offer(1))
+    await b.settle()
+    assert woken == []
+    a.relay.publish(offer(2))
+    a.relay.publish(InteractionCompleted(2, "webchat", 5, 3, AT))
+    await b.settle()
+    assert woken
+    assert b.seen == [offer(1), offer(2)]
+
+
+async def test_a_process_that_takes_no_event_and_no_wake_up_does_not_listen(
+    pair, db_dsn: str
+) -> None:
+    a, _b = pair
+    quiet = Process(db_dsn, receive=())
+    woken = Process(db_dsn, receive=())
+    woken.relay.on_remote(lambda: None)
+    try:
+        for p in (quiet, woken):
+            await p.relay.start()
+        assert not quiet.relay.listens
+        assert woken.relay.listens
+        quiet.relay.publish(offer(3))
+        await a.settle()
+        assert a.seen == [offer(3)], "it still sends"
+    finally:
+        for p in (quiet, woken):
+            await p.relay.close()
+            await p.bus.close()
+
+
 async def test_a_burst_of_events_travels_in_few_notifications(pair) -> None:
     a, b = pair
     for n in range(300):
