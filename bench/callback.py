@@ -93,7 +93,11 @@ class RingWatch:
         channel = message.get("Channel", "")
         if not channel.startswith("PJSIP/13"):
             return
-        phone = message.get("CallerIDNum", "")
+        # The agent's channel, Dialled by the callback's Local pair, shows the visitor
+        # as its connected line.
+        phone = message.get("ConnectedLineNum", "")
+        if phone not in self._waiting:
+            phone = message.get("CallerIDNum", "")
         future = self._waiting.pop(phone, None)
         if future is not None and not future.done():
             future.set_result((at, channel))

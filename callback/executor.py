@@ -57,15 +57,6 @@ _ASTDB_FAMILY = "callback"
 _RECOVERY_EVERY = 5
 
 
-def endpoint_of_channel(channel: str) -> str | None:
-    """``PJSIP/1001-0000002a`` → ``1001``."""
-    tech, _, rest = channel.partition("/")
-    if tech.upper() != "PJSIP" or not rest:
-        return None
-    name, dash, _suffix = rest.rpartition("-")
-    return name if dash else rest
-
-
 class CallbackExecutor:
     def __init__(
         self,
@@ -143,7 +134,9 @@ class CallbackExecutor:
             return
         label = f"Callback {claimed['name']}".strip()[:60] or "Callback"
         fields = {
-            "Channel": f"PJSIP/{endpoint}",
+            # A Local pair whose second half Dials the agent's phone (see the dialplan's
+            # callback-agent); /n keeps the pair, so results come at the call's end.
+            "Channel": f"Local/{endpoint}@callback-agent/n",
             "Context": "callback-dial",
             "Exten": "s",
             "Priority": "1",
@@ -153,6 +146,9 @@ class CallbackExecutor:
                 f"CALLBACK_ID={claimed['id']}",
                 f"CALLBACK_OFFER={event.offer_id}",
                 f"CALLBACK_RING={self._config.visitor_ring_s}",
+                f"CALLBACK_ENDPOINT={endpoint}",
+                f"CALLBACK_NUMBER={claimed['phone']}",
+                f"CALLBACK_LABEL={_caller_name(label)}",
             ],
         }
         log.info(
@@ -196,15 +192,13 @@ class CallbackExecutor:
     # --- the agent answered -----------------------------------------------------------
 
     async def on_answered(self, session: AgiSession) -> None:
-        """``callback-answered``: args = (request id, offer id, linkedid)."""
+        """``callback-answered``, on the Local channel that will dial the visitor once
+        the agent answered: args = (request id, offer id, linkedid, agent's endpoint)."""
         args = session.args
-        endpoint = endpoint_of_channel(session.request.channel or "")
         try:
-            request_id, offer_id, call_id = UUID(args[0]), int(args[1]), args[2]
-        except (IndexError, ValueError):
+            request_id, offer_id, call_id, endpoint = UUID(args[0]), int(args[1]), *args[2:4]
+        except (IndexError, ValueError, TypeError):
             log.warning("callback-answered with bad arguments %r", args)
-            return
-        if endpoint is None:
             return
         go = await self._service.start_attempt(
             request_id, offer_id, endpoint, session.request.channel or "", call_id

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import asyncpg
 from aiohttp.test_utils import TestClient
 
@@ -80,6 +81,25 @@ class Lab:
     workdir: Path
     department_id: int = 0
     visitors: dict[str, Softphone] = field(default_factory=dict)
+    usernames: dict[str, str] = field(default_factory=dict)
+
+    @contextlib.asynccontextmanager
+    async def operator_socket(self, agent: str) -> AsyncIterator[aiohttp.ClientWebSocketResponse]:
+        """The agent logged in to the workspace, with its WebSocket open."""
+        async with aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True)) as http:
+            login = await http.post(
+                self.client.make_url("/api/v1/auth/login"),
+                json={"username": self.usernames[agent], "password": "correct-horse-1"},
+            )
+            assert login.status == 200, await login.text()
+            origin = str(self.client.make_url("/")).rstrip("/")
+            ws = await http.ws_connect(
+                self.client.make_url("/api/v1/ws"), headers={"Origin": origin}
+            )
+            try:
+                yield ws
+            finally:
+                await ws.close()
 
     @property
     def app(self) -> Any:
@@ -243,9 +263,10 @@ async def running_lab(
             origins=origins,
             callback=callback,
         )
-        agent_ids = {}
+        agent_ids, usernames = {}, {}
         for agent in AGENTS:
-            user = await create_user(db_dsn, f"cb{agent}-{workdir.name}", "operator")
+            usernames[agent] = f"cb{agent}-{workdir.name}"
+            user = await create_user(db_dsn, usernames[agent], "operator")
             agent_ids[agent] = user.id
         client = await start_client(config, clock)
         stack.push_async_callback(client.close)
@@ -277,7 +298,7 @@ async def running_lab(
         await asyncio.gather(*(p.start() for p in phones.values()))
         lab = Lab(
             asterisk, carrier, client, ami, runtime, phones, agent_ids, clock, workdir,
-            department_id=department_id,
+            department_id=department_id, usernames=usernames,
         )  # fmt: skip
         stack.push_async_callback(_stop_visitors, lab)
         yield lab

@@ -10,6 +10,7 @@ are registered under their numbers.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -46,15 +47,28 @@ async def test_the_agent_rings_first_then_the_visitor_and_both_are_bridged(lab: 
     agent = lab.agents["201"]
     visitor = await lab.visitor(VISITORS[0])
     await lab.set_available("201")
-    status, body = await lab.post(
-        {"phone": f"+{VISITORS[0]}", "name": "Ada", "page": "http://shop.test/cart", "comment": "x"}
-    )
-    assert status == 201, body
-    assert body["status"] == "queued"
-    request_id = body["id"]
-
-    ringing = await agent.wait_for("CALL_INCOMING", timeout_s=10)
-    assert ringing.peer_uri is not None and f"+{VISITORS[0]}" in ringing.peer_uri
+    async with lab.operator_socket("201") as page:
+        status, body = await lab.post(
+            {"phone": f"+{VISITORS[0]}", "name": "Ada", "page": "http://shop.test/cart",
+             "comment": "after 5 pm"}
+        )  # fmt: skip
+        assert status == 201, body
+        assert body["status"] == "queued"
+        request_id = body["id"]
+        ringing = await agent.wait_for("CALL_INCOMING", timeout_s=10)
+        assert ringing.peer_uri is not None and f"+{VISITORS[0]}" in ringing.peer_uri
+        # The agent's page shows the visitor's words the moment the phone rings.
+        seen = []
+        try:
+            async with asyncio.timeout(10):
+                while (message := await page.receive_json()).get("type") != "screen_pop":
+                    seen.append(message)
+        except TimeoutError:
+            raise AssertionError(seen) from None
+    assert message["data"]["callback"] == {
+        "phone": f"+{VISITORS[0]}", "name": "Ada", "page": "http://shop.test/cart",
+        "comment": "after 5 pm",
+    }  # fmt: skip
     # The visitor's phone stays quiet until the agent answers.
     assert not [e for e in visitor.events if e.type == "CALL_INCOMING"]
     await lab.status_is(request_id, "calling")
@@ -65,13 +79,23 @@ async def test_the_agent_rings_first_then_the_visitor_and_both_are_bridged(lab: 
     await visitor.accept()
     await visitor.wait_for("CALL_ESTABLISHED", timeout_s=10)
 
-    # One bridge holds the agent's channel and the trunk's.
-    def enter(prefix: str):
+    # The agent and the visitor are connected: the agent's phone is bridged with one
+    # half of the callback's Local pair, the trunk with the other.
+    def entered(prefix: str):
         return lambda e: e.get("Event") == "BridgeEnter" and e.get("Channel", "").startswith(prefix)
 
-    agent_side = await lab.ami.wait_event(enter("PJSIP/201-"), timeout_s=10)
-    trunk_side = await lab.ami.wait_event(enter("PJSIP/trunk-"), timeout_s=10)
-    assert agent_side["BridgeUniqueid"] == trunk_side["BridgeUniqueid"]
+    agent_bridge = (await lab.ami.wait_event(entered("PJSIP/201-"), timeout_s=10))["BridgeUniqueid"]
+    trunk_bridge = (await lab.ami.wait_event(entered("PJSIP/trunk-"), timeout_s=10))[
+        "BridgeUniqueid"
+    ]
+    members = {
+        e["Channel"]: e["BridgeUniqueid"]
+        for e in lab.ami.events
+        if e.get("Event") == "BridgeEnter" and e["BridgeUniqueid"] in (agent_bridge, trunk_bridge)
+    }
+    pair = [c for c in members if c.startswith("Local/201@callback-agent-")]
+    assert len(pair) == 2 and pair[0][:-2] == pair[1][:-2], members
+    assert {members[c] for c in pair} == {agent_bridge, trunk_bridge}
 
     await visitor.hangup()
     done = await lab.status_is(request_id, "completed")
