@@ -45,6 +45,8 @@ class LiveCall:
     # Open offers being rung: offer id → agent id.
     offers: dict[int, int] = field(default_factory=dict)
     agent_id: int | None = None
+    # When an agent answered: the end of the caller's wait.
+    connected_at: datetime | None = None
     # We asked Asterisk to move the channel: the AGI session that ends now was not
     # ended by the caller.
     redirecting: bool = False

@@ -19,8 +19,12 @@ class IvrCallEnded:
     interaction_id: int | None
     started_at: datetime
     ended_at: datetime
-    # Seconds in the queue, for calls that waited there.
+    # Seconds in the queue (until an agent answered, or the call left it), for calls
+    # that waited there.
     waited_s: float | None = None
+    department_id: int | None = None
+    # The agent who answered (outcome served).
+    agent_id: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -175,6 +175,7 @@ class IvrFlow:
             return
         call.offers = {}
         call.agent_id = agent_id
+        call.connected_at = self._clock()
         call.phase = "connected"
         call.step(f"agent:{endpoint}")
         log.info("call connected call_id=%s agent=%s", call.call_id, agent_id)

@@ -222,8 +222,10 @@ class CallLog:
                 outcome=outcome,
                 interaction_id=call.interaction_id,
             )
+        # A served caller's wait ends when the agent answers, not with the talk.
+        left_queue_at = call.connected_at or ended_at
         waited = (
-            max(0.0, (ended_at - call.enqueued_at).total_seconds())
+            max(0.0, (left_queue_at - call.enqueued_at).total_seconds())
             if call.enqueued_at is not None
             else None
         )
@@ -246,6 +248,8 @@ class CallLog:
                 started_at=call.started_at,
                 ended_at=ended_at,
                 waited_s=waited,
+                department_id=call.department_id,
+                agent_id=call.agent_id,
             )
         )
 

@@ -1,5 +1,12 @@
 """The customer's timeline gets every call the IVR handled, and every voicemail.
 
+A call is one entry, written when it ends: what became of it (the business outcome),
+the way through the menus, the department, the agent who answered, how long the caller
+waited and how long the call lasted — the whole contact, not its steps. The steps of
+the call's voice interaction (queued, taken, completed) are routing's facts; written
+as timeline entries of their own (crm_connectors.timeline) they repeat parts of this
+one, which is why the voice path's entry carries everything they say.
+
 Entries are keyed by call and voicemail (``source_ref``), so an event seen twice
 writes once.
 """
@@ -27,6 +34,23 @@ _SUMMARY = {
 }
 
 
+def _minutes(seconds: float) -> str:
+    minutes, rest = divmod(round(seconds), 60)
+    return f"{minutes}:{rest:02d}"
+
+
+def summary(event: IvrCallEnded) -> str:
+    """One line for the whole call: "Call answered by agent 7 after 0:12 waiting (2:40)"."""
+    text = _SUMMARY.get(event.outcome, event.outcome)
+    if event.outcome == "served" and event.agent_id is not None:
+        text = f"Call answered by agent {event.agent_id}"
+    if event.waited_s is not None:
+        if event.outcome == "abandoned_in_queue":
+            text = "Caller hung up"
+        text += f" after {_minutes(event.waited_s)} waiting"
+    return f"{text} ({_minutes((event.ended_at - event.started_at).total_seconds())})"
+
+
 class IvrTimeline:
     def __init__(self, pool: asyncpg.Pool, store: CustomerStore) -> None:
         self._pool = pool
@@ -45,12 +69,14 @@ class IvrTimeline:
             "outcome": event.outcome,
             "ivr_path": list(event.ivr_path),
             "interaction_id": event.interaction_id,
+            "department_id": event.department_id,
+            "agent_id": event.agent_id,
             "duration_s": round((event.ended_at - event.started_at).total_seconds(), 1),
             "waited_s": None if event.waited_s is None else round(event.waited_s, 1),
         }
         await self._write(
             event.customer_id, "call", f"call:{event.call_id}", event.started_at,
-            _SUMMARY.get(event.outcome, event.outcome), data,
+            summary(event), data,
         )  # fmt: skip
 
     async def on_voicemail(self, event: VoicemailLeft) -> None:

@@ -94,6 +94,21 @@ async def test_in_hours_the_chosen_department_rings_an_agent_who_answers_and_tal
     assert interaction["channel"] == "voice"
     assert interaction["state"] in ("wrap_up", "completed")
     assert interaction["agent_id"] == lab.agent_ids["100"]
+    # The customer's timeline: the call as one entry of the voice path, with all of it.
+    entries = await lab.until(
+        lambda: lab.pool.fetch(
+            "SELECT * FROM timeline_entries WHERE source = 'ivr' AND data->>'call_id' = $1",
+            caller.call_id,
+        ),
+        "the call on the timeline",
+    )
+    (entry,) = entries
+    data = json.loads(entry["data"])
+    assert (data["outcome"], data["agent_id"], data["department_id"]) == (
+        "served", lab.agent_ids["100"], support,
+    )  # fmt: skip
+    assert 0 <= data["waited_s"] < data["duration_s"], "the wait ends when the agent answers"
+    assert entry["summary"].startswith(f"Call answered by agent {lab.agent_ids['100']} after")
     await lab.settle()
 
 
