@@ -2,17 +2,20 @@
 settle each attempt from Asterisk's word — also after a restart.
 
 - Routing's ``OfferMade`` for a ``callback`` interaction (a widget's request, or the
-  IVR's "press 1", adopted here) rings the offered agent's phone: an AMI Originate into
-  ``callback-dial``. The agent's channel ringing is what the workspace's screen-pop
-  keys on. No answer (or busy, or AMI down): the offer is declined, routing offers the
-  next agent and the interaction keeps its place.
+  IVR's "press 1", adopted here) rings the offered agent's phone: an AMI Originate of
+  a Local pair whose second half Dials the phone (``callback-agent``), so the call
+  tracker sees the agent's phone ring and the workspace's screen-pop shows the card.
+  No answer (or busy, or AMI down): the offer is declined, routing offers the next
+  agent and the interaction keeps its place. An offer withdrawn while the phone rings
+  (the visitor cancelled) hangs the ringing up.
 - On answer, the dialplan asks ``callback-answered`` (FastAGI): the offer is accepted
   and the attempt recorded in one transaction, and only then is the visitor dialled.
   A crash cannot make a dial that the database does not know about.
-- The hang-up handler of the agent's channel reports the attempt's result (UserEvent
-  ``CallbackResult``) and keeps it in AstDB. A server that was down when the call ended
-  finds it there (:meth:`CallbackExecutor.recover`); a call still up is left alone; a
-  call Asterisk lost without a word (no entry, no channel) counts as ``LOST``.
+- The hang-up handler of the pair's first half (which dialled the visitor) reports
+  the attempt's result (UserEvent ``CallbackResult``) and keeps it in AstDB. A server
+  that was down when the call ended finds it there (:meth:`CallbackExecutor.recover`);
+  a call still up is left alone; a call Asterisk lost without a word (no entry, no
+  channel) counts as ``LOST``.
 
 Every process sees every routing event; the process whose guarded claim of the offer
 succeeds is the one that rings.
@@ -53,6 +56,8 @@ _AMI_ERRORS = (AmiError, AmiNotConnected, TimeoutError)
 # routing gave the callback to someone else.
 _OFFER_MARGIN_S = 1.0
 _ASTDB_FAMILY = "callback"
+# An originate that fails sooner than this never rang the phone.
+_FAILED_AT_ONCE_S = 1.0
 # Recovery looks at calls and stale offers every this many polls.
 _RECOVERY_EVERY = 5
 
@@ -160,10 +165,16 @@ class CallbackExecutor:
         try:
             await self._ami.originate(fields, timeout=ring_s + 10)
         except _AMI_ERRORS as exc:
+            elapsed = time.monotonic() - started
             log.info(
                 "agent did not take callback id=%s offer=%s after %.1f s: %s",
-                claimed["id"], event.offer_id, time.monotonic() - started, exc,
+                claimed["id"], event.offer_id, elapsed, exc,
             )  # fmt: skip
+            if elapsed < _FAILED_AT_ONCE_S:
+                # A phone that fails at once (unregistered, busy) would be offered the
+                # callback again at once: its offer is left to time out instead, which
+                # routing counts as missed (and pauses an agent who misses too many).
+                return
             await self._service.offer_unanswered(
                 event.interaction_id, event.offer_id, event.agent_id
             )

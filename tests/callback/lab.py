@@ -32,7 +32,9 @@ from tests.harness.carrier import CarrierInstance, start_asterisk_with_trunk, st
 from tests.harness.softphone import Softphone
 
 AGENTS = ("201", "202")
-ACCOUNTS = tuple(SipAccount(a, f"secret-{a}-cb") for a in AGENTS)
+# An agent whose softphone is not registered anywhere.
+PHONELESS = "203"
+ACCOUNTS = tuple(SipAccount(a, f"secret-{a}-cb") for a in (*AGENTS, PHONELESS))
 # Visitors: Berlin numbers (valid fixed lines), registered to the carrier as digits.
 VISITORS = ("4930901820", "4930901821", "4930901822", "4930901823", "4930901824")
 SITE = "shop-test"
@@ -264,7 +266,7 @@ async def running_lab(
             callback=callback,
         )
         agent_ids, usernames = {}, {}
-        for agent in AGENTS:
+        for agent in (*AGENTS, PHONELESS):
             usernames[agent] = f"cb{agent}-{workdir.name}"
             user = await create_user(db_dsn, usernames[agent], "operator")
             agent_ids[agent] = user.id
@@ -292,6 +294,7 @@ async def running_lab(
         phones = {
             a.name: Softphone(workdir / f"agent-{a.name}", a.name, a.secret, registrar)
             for a in ACCOUNTS
+            if a.name in AGENTS
         }
         for phone in phones.values():
             stack.push_async_callback(phone.stop)

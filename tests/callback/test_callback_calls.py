@@ -21,7 +21,7 @@ from crm_connectors.keys import CUSTOMERS
 from ivr.queue import VoiceQueue
 from tests.harness.carrier import COMPANY_CALLER_ID
 
-from .lab import HOURS_SITE, VISITORS, Lab, running_lab
+from .lab import HOURS_SITE, PHONELESS, VISITORS, Lab, running_lab
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -37,9 +37,9 @@ async def lab(tmp_path_factory: pytest.TempPathFactory, db_dsn: str) -> AsyncIte
 @pytest.fixture(autouse=True)
 async def quiet(lab: Lab) -> AsyncIterator[None]:
     """Each test starts and ends with no call up and every agent offline."""
-    await lab.set_available(*lab.agents, available=False)
+    await lab.set_available(*lab.agents, PHONELESS, available=False)
     yield
-    await lab.set_available(*lab.agents, available=False)
+    await lab.set_available(*lab.agents, PHONELESS, available=False)
     await lab.settle()
 
 
@@ -315,3 +315,31 @@ async def test_a_visitor_who_cancels_stops_the_agents_phone_ringing(lab: Lab) ->
     again = await lab.client.delete(f"/api/v1/callbacks/{body['id']}")
     assert again.status == 200 and (await again.json())["status"] == "cancelled"
     assert (await lab.client.delete("/api/v1/callbacks/not-an-id")).status == 404
+
+
+async def test_an_agent_whose_phone_fails_at_once_is_not_rung_in_a_loop(lab: Lab) -> None:
+    await lab.set_available(PHONELESS)
+    status, body = await lab.post({"phone": "+4930901828"})
+    assert status == 201, body
+    row = await lab.request(body["id"])
+
+    async def offers() -> list[str]:
+        async with lab.pool.acquire() as conn:
+            rows = await conn.fetch(
+                "SELECT state FROM offers WHERE interaction_id = $1 ORDER BY id",
+                row["interaction_id"],
+            )
+        return [r["state"] for r in rows]
+
+    # The phoneless agent's offer is left to time out (6 s), not declined and re-made.
+    assert await lab.until(offers, "an offer") == ["offered"]
+    await lab.set_available("201")
+    await lab.agents["201"].wait_for("CALL_INCOMING", timeout_s=15)
+    assert (await offers())[0] == "timed_out"
+    assert len(await offers()) == 2
+    await lab.agents["201"].hangup()
+    await lab.status_is(body["id"], "queued", "calling")
+    async with lab.pool.acquire() as conn:
+        await lab.runtime.service.set_agent_status(conn, lab.agent_ids["201"], "offline")
+    response = await lab.client.delete(f"/api/v1/callbacks/{body['id']}")
+    assert response.status == 200
