@@ -82,6 +82,9 @@ class Assigner:
         self._timers = timers
         self._clock = clock
         self._rng = rng or random.Random()
+        # The waiting interactions read by the last batch, by id: most are read again by
+        # the next one, unchanged (same version), and need not be rebuilt.
+        self._known: dict[int, WaitingInteraction] = {}
 
     async def run(self, conn: asyncpg.Connection) -> BatchResult:
         """One batch; the caller publishes the events. On any failure the connection is
@@ -113,14 +116,17 @@ class Assigner:
         matcher = Matcher(agents, settings, now, self._rng)
         assignments: list[Assignment] = []
         waiting_by_id: dict[int, WaitingInteraction] = {}
+        known = self._known
         scanned = 0
         while department_ids:
-            waiting = [
-                _waiting(r)
-                for r in page
-                if r["department_id"] in department_ids and r["channel"] in channels
-            ]
-            waiting_by_id.update((w.interaction_id, w) for w in waiting)
+            waiting = []
+            for r in page:
+                if r["department_id"] in department_ids and r["channel"] in channels:
+                    item = known.get(r["id"])
+                    if item is None or item.version != r["version"]:
+                        item = _waiting(r)
+                    waiting.append(item)
+                    waiting_by_id[item.interaction_id] = item
             assignments += matcher.match(waiting)
             scanned += len(page)
             if (
@@ -139,6 +145,7 @@ class Assigner:
                 self._config.page_size,
                 now,
             )
+        self._known = waiting_by_id
         if not assignments:
             await repository.release_router_lock(conn, ROUTER_LOCK)
             return BatchResult()
