@@ -303,6 +303,10 @@ class CallbackExecutor:
             result = await self._astdb(key)
             if result is None:
                 if await self._channel_alive(attempt["channel"]):
+                    log.info(
+                        "callback attempt still up request=%s channel=%s",
+                        attempt["request_id"], attempt["channel"],
+                    )  # fmt: skip
                     return
                 # The hang-up handler may have run between the two looks.
                 result = await self._astdb(key) or "LOST"

@@ -97,12 +97,15 @@ class ServerProcess:
                 await self.process.wait()
 
 
-@pytest.fixture
-async def stack(tmp_path: Path, db_dsn: str) -> AsyncIterator[dict[str, Any]]:
+@pytest.fixture(scope="module")
+async def stack(
+    tmp_path_factory: pytest.TempPathFactory, db_dsn: str
+) -> AsyncIterator[dict[str, Any]]:
+    tmp_path = tmp_path_factory.mktemp("crash")
     agi_port = allocate_port_block(1)
     http_port = allocate_port_block(1)
     async with contextlib.AsyncExitStack() as stack:
-        carrier = await start_carrier(tmp_path / "carrier", VISITORS[:3])
+        carrier = await start_carrier(tmp_path / "carrier", VISITORS[:4])
         stack.push_async_callback(carrier.stop)
         asterisk = await start_asterisk_with_trunk(
             tmp_path / "pbx", carrier, ACCOUNTS[:1], agi_port=agi_port
@@ -172,6 +175,8 @@ async def stack(tmp_path: Path, db_dsn: str) -> AsyncIterator[dict[str, Any]]:
             carrier.visitor_phone(tmp_path / f"v{i}", n, answer_mode="auto", audio_in=short)
             for i, n in enumerate(VISITORS[1:3], start=1)
         ]
+        # The last visitor answers only when the test says, after the restart.
+        visitors.append(carrier.visitor_phone(tmp_path / "v3", VISITORS[3], answer_mode="manual"))
         for phone in visitors:
             stack.push_async_callback(phone.stop)
         await asyncio.gather(agent.start(), *(p.start() for p in visitors))
@@ -251,7 +256,7 @@ async def test_a_server_killed_while_dialling_settles_every_request_once_after_r
     ] * 3
     # Each visitor was called once, never twice (phones that answer by themselves
     # report the call as established only).
-    for phone in stack["visitors"]:
+    for phone in stack["visitors"][:3]:
         calls = [e for e in phone.events if e.type in ("CALL_INCOMING", "CALL_ESTABLISHED")]
         assert len({e.call_id for e in calls}) == 1, (phone.user, calls)
     import asyncpg
@@ -270,3 +275,44 @@ async def test_a_server_killed_while_dialling_settles_every_request_once_after_r
     assert finished == 3
     # The first attempt's end was read back from Asterisk's database by the new process.
     assert "callback attempt recovered" in stack["log"].read_text()
+
+
+async def test_a_call_still_up_after_the_restart_is_left_alone_and_settled_at_its_end(
+    stack: dict[str, Any],
+) -> None:
+    visitor = stack["visitors"][3]
+    log = stack["log"]
+    first = ServerProcess(stack["config"], stack["port"], log)
+    await first.start()
+    try:
+        request = await _post(first.url, f"+{VISITORS[3]}")
+        await visitor.wait_for("CALL_INCOMING", timeout_s=20)
+        first.kill()
+        await first.wait()
+    finally:
+        await first.stop()
+    seen_before = log.read_text().count("callback attempt still up")
+    second = ServerProcess(stack["config"], stack["port"], log)
+    await second.start()
+    try:
+        # The new process looks, finds the agent's leg still dialling, and waits.
+        async with asyncio.timeout(20):
+            while True:
+                if log.read_text().count("callback attempt still up") > seen_before:
+                    break
+                await asyncio.sleep(0.1)
+        rows = {r["id"]: r for r in await _rows(stack["dsn"])}
+        assert rows[request["id"]]["status"] == "calling"
+        await visitor.accept()
+        await visitor.wait_for("CALL_ESTABLISHED", timeout_s=10)
+        await visitor.hangup()
+        async with asyncio.timeout(20):
+            while True:
+                row = {r["id"]: r for r in await _rows(stack["dsn"])}[request["id"]]
+                if row["status"] != "calling":
+                    break
+                await asyncio.sleep(0.1)
+    finally:
+        await second.stop()
+    assert (row["status"], row["outcome"], row["attempts"]) == ("completed", "answered", 1)
+    assert len([e for e in visitor.events if e.type == "CALL_INCOMING"]) == 1
