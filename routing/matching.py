@@ -128,7 +128,9 @@ class _Agent:
 
     @property
     def room(self) -> int:
-        return room(self.capacity, self.load)
+        # routing.capacity.room, inline: it is asked for very often.
+        free = self.capacity - self.load
+        return free if free > 0 else 0
 
 
 _Entry = tuple[tuple[float, ...], int, int]  # (strategy key, agent id, stamp)
@@ -146,6 +148,11 @@ class _Pool:
         rng: random.Random,
     ) -> None:
         self._agents = {a.agent_id: _Agent(a) for a in agents}
+        # Each department's agents, for its heap.
+        self._members: dict[int, list[_Agent]] = {}
+        for agent in self._agents.values():
+            for department_id in agent.departments:
+                self._members.setdefault(department_id, []).append(agent)
         self._departments = departments
         self._costs = _CostTables(departments)
         self._now_ts = now.timestamp()
@@ -241,10 +248,11 @@ class _Pool:
     def _heap(self, department_id: int) -> list[_Entry]:
         heap = self._heaps.get(department_id)
         if heap is None:
+            cheapest = self._costs.get
             heap = [
                 self._entry(a, department_id)
-                for a in self._agents.values()
-                if department_id in a.departments and self._has_room_in(a, department_id)
+                for a in self._members.get(department_id, ())
+                if a.room >= cheapest(department_id, a.overrides)[1]
             ]
             heapq.heapify(heap)
             self._heaps[department_id] = heap
