@@ -228,3 +228,14 @@ async def customer_visible(
         agent_id,
         list(departments),
     )
+
+
+async def agents_of_departments(conn: asyncpg.Connection, departments: Sequence[int]) -> set[int]:
+    """The agents working in any of ``departments``."""
+    if not departments:
+        return set()
+    rows = await conn.fetch(
+        "SELECT DISTINCT agent_id FROM agent_departments WHERE department_id = ANY($1::bigint[])",
+        list(departments),
+    )
+    return {r["agent_id"] for r in rows}

@@ -1,6 +1,8 @@
 """The routing API: agents' status, offers, the supervisor's queue, department settings.
 
-Handlers check who may act on whom, call a service and serialise; the services decide.
+Handlers check who may see and act on what with the one rule of
+:mod:`crm_connectors.access` (``app[ACCESS]``), call a service and serialise; the
+services decide. What a user may not see answers 404, like what does not exist.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ import asyncpg
 from aiohttp import web
 from pydantic import ValidationError
 
+from crm_connectors.keys import ACCESS
 from server.auth import User, current_user, requires_role
 from server.http_util import fail, int_path, read_json, validation_details
 from server.keys import POOL
@@ -31,6 +34,7 @@ from .errors import (
     UnknownReferences,
 )
 from .keys import ROUTING
+from .models import Interaction
 from .runtime import RoutingRuntime
 from .settings import DepartmentSettings
 
@@ -76,24 +80,20 @@ async def _routing(
             _refuse(exc)
 
 
-async def _visible_departments(
-    rt: RoutingRuntime, conn: asyncpg.Connection, user: User
-) -> set[int]:
-    if user.has_role("admin"):
-        return set(await rt.admin.all_department_ids(conn))
-    return await rt.admin.departments_of_supervisor(conn, user.id)
-
-
-async def _may_manage_agent(
-    rt: RoutingRuntime, conn: asyncpg.Connection, user: User, agent_id: int
-) -> bool:
-    """Operators manage themselves, supervisors the agents of their departments."""
-    if user.id == agent_id or user.has_role("admin"):
-        return True
-    if not user.has_role("supervisor"):
-        return False
-    profile = await rt.admin.agent_profile(conn, agent_id)
-    return bool(profile.departments & await _visible_departments(rt, conn, user))
+async def _acting_agent(
+    request: web.Request, conn: asyncpg.Connection, user: User, interaction: Interaction
+) -> int | None:
+    """Who completes an interaction: its agent as themselves; a supervisor of its
+    department as anyone (to clear a stuck one). Others are refused: 403 if they see it
+    (offered to them), 404 if it does not exist for them."""
+    access = request.app[ACCESS]
+    if interaction.agent_id == user.id:
+        return user.id
+    if await access.may_act(conn, user, interaction.agent_id, interaction.department_id):
+        return None
+    if await access.sees_interaction(conn, user, interaction.id, interaction.department_id):
+        fail(403, f"interaction {interaction.id} is not yours")
+    fail(404, f"no interaction {interaction.id}")
 
 
 # --- agents ------------------------------------------------------------------------------
@@ -121,7 +121,7 @@ async def put_status(request: web.Request) -> web.Response:
     body = await read_json(request, schemas.StatusBody)
     user = current_user(request)
     async with _routing(request) as (rt, conn):
-        if not await _may_manage_agent(rt, conn, user, agent_id):
+        if not await request.app[ACCESS].sees_agent(conn, user, agent_id):
             fail(403, "operators change their own status, supervisors their departments' agents")
         state = await rt.service.set_agent_status(conn, agent_id, body.status, body.reason)
     return web.json_response(schemas.agent_state_json(state))
@@ -131,6 +131,8 @@ async def put_status(request: web.Request) -> web.Response:
 async def get_agent(request: web.Request) -> web.Response:
     agent_id = int_path(request, "user_id")
     async with _routing(request) as (rt, conn):
+        if not await request.app[ACCESS].sees_agent(conn, current_user(request), agent_id):
+            fail(404, f"no agent {agent_id}")
         state = await rt.service.agent_state(conn, agent_id)
         profile = await rt.admin.agent_profile(conn, agent_id)
     return web.json_response(
@@ -166,28 +168,25 @@ async def decline_offer(request: web.Request) -> web.Response:
     return web.json_response(schemas.interaction_json(interaction))
 
 
-def _acting_agent(user: User) -> int | None:
-    """Operators act on their own interactions; supervisors on any (to clear stuck ones)."""
-    return None if user.has_role("supervisor") else user.id
-
-
 @requires_role("operator")
 async def complete_interaction(request: web.Request) -> web.Response:
     interaction_id = int_path(request, "interaction_id")
+    user = current_user(request)
     async with _routing(request) as (rt, conn):
-        interaction = await rt.service.complete(
-            conn, interaction_id, _acting_agent(current_user(request))
-        )
+        found = await rt.service.get_interaction(conn, interaction_id)
+        acting = await _acting_agent(request, conn, user, found)
+        interaction = await rt.service.complete(conn, interaction_id, acting)
     return web.json_response(schemas.interaction_json(interaction))
 
 
 @requires_role("operator")
 async def finish_wrapup(request: web.Request) -> web.Response:
     interaction_id = int_path(request, "interaction_id")
+    user = current_user(request)
     async with _routing(request) as (rt, conn):
-        interaction = await rt.service.finish_wrapup(
-            conn, interaction_id, _acting_agent(current_user(request))
-        )
+        found = await rt.service.get_interaction(conn, interaction_id)
+        acting = await _acting_agent(request, conn, user, found)
+        interaction = await rt.service.finish_wrapup(conn, interaction_id, acting)
     return web.json_response(schemas.interaction_json(interaction))
 
 
@@ -197,8 +196,9 @@ async def get_interaction(request: web.Request) -> web.Response:
     user = current_user(request)
     async with _routing(request) as (rt, conn):
         interaction = await rt.service.get_interaction(conn, interaction_id)
-        mine = interaction.agent_id == user.id
-        if not mine and interaction.department_id not in await _visible_departments(rt, conn, user):
+        if not await request.app[ACCESS].sees_interaction(
+            conn, user, interaction_id, interaction.department_id
+        ):
             fail(404, f"no interaction {interaction_id}")
         position = await rt.overview.position_and_wait(conn, interaction_id)
     return web.json_response(schemas.interaction_json(interaction, position))
@@ -210,22 +210,27 @@ async def get_interaction(request: web.Request) -> web.Response:
 @requires_role("supervisor")
 async def get_queue(request: web.Request) -> web.Response:
     async with _routing(request) as (rt, conn):
-        visible = await _visible_departments(rt, conn, current_user(request))
-        board = await rt.overview.board(conn, sorted(visible))
+        visible = await request.app[ACCESS].departments(conn, current_user(request))
+        board = await rt.overview.board(conn, visible)
     return web.json_response(schemas.board_json(board))
 
 
 @requires_role("supervisor")
 async def list_departments(request: web.Request) -> web.Response:
     async with _routing(request) as (rt, conn):
+        visible = set(await request.app[ACCESS].departments(conn, current_user(request)))
         departments = await rt.admin.list_departments(conn)
-    return web.json_response([schemas.department_json(d) for d in departments])
+    return web.json_response([schemas.department_json(d) for d in departments if d.id in visible])
 
 
 @requires_role("supervisor")
 async def get_department(request: web.Request) -> web.Response:
     department_id = int_path(request, "department_id")
     async with _routing(request) as (rt, conn):
+        if not await request.app[ACCESS].sees_department(
+            conn, current_user(request), department_id
+        ):
+            fail(404, f"no department {department_id}")
         view = await rt.admin.get_department(conn, department_id)
     return web.json_response(schemas.department_view_json(view))
 
