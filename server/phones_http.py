@@ -1,15 +1,17 @@
-"""Admin API for agents' softphones."""
+"""Admin API for agents' softphones, and the list of agents (each user sees those of
+crm_connectors.access's rule: a supervisor the agents of their departments)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 
-from server.auth import requires_role
+from crm_connectors.keys import ACCESS
+from server.auth import current_user, requires_role
 from server.auth.http import USER_SERVICE
 from server.auth.services import UserNotFound
 from server.http_util import fail, int_path, read_json
-from server.keys import PHONES
+from server.keys import PHONES, POOL
 from server.phones import ENDPOINT_PATTERN, SECRET_PATTERN, EndpointTaken, NotAnAgent
 
 
@@ -51,6 +53,8 @@ async def delete_agent(request: web.Request) -> web.Response:
 
 @requires_role("supervisor")
 async def list_agents(request: web.Request) -> web.Response:
+    async with request.app[POOL].acquire() as conn:
+        visible = await request.app[ACCESS].agents(conn, current_user(request))
     rows = await request.app[PHONES].list_agents()
     return web.json_response(
         [
@@ -61,6 +65,7 @@ async def list_agents(request: web.Request) -> web.Response:
                 "sip_endpoint": r["sip_endpoint"],
             }
             for r in rows
+            if visible is None or r["user_id"] in visible
         ]
     )
 
