@@ -1,6 +1,8 @@
 """Admin API of the IVR: menus per inbound number, prompts, and voicemail.
 
-Menus and prompts are edited at run time; the next call uses them.
+Menus and prompts are edited at run time; the next call uses them. Voicemail is a call's:
+each supervisor hears the messages of the departments they supervise, an admin all (the
+one rule, crm_connectors.access; a message of no department is the admins').
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ from typing import Any
 
 from aiohttp import web
 
+from crm_connectors.access import CallScope
+from crm_connectors.keys import ACCESS
 from pbx.audio import AudioError
-from server.auth import requires_role
+from server.auth import current_user, requires_role
 from server.http_util import fail, int_path
+from server.keys import POOL
 
 from .keys import IVR
 from .services import NUMBER, PROMPT_NAME, MenuRejected, PromptInUse, SavedMenu
@@ -130,9 +135,19 @@ async def delete_prompt(request: web.Request) -> web.Response:
     return web.json_response({"deleted": True})
 
 
+async def _calls_seen(request: web.Request) -> CallScope:
+    async with request.app[POOL].acquire() as conn:
+        return await request.app[ACCESS].calls(conn, current_user(request))
+
+
 @requires_role("supervisor")
 async def list_voicemails(request: web.Request) -> web.Response:
-    rows = await request.app[IVR].voicemail.list()
+    scope = await _calls_seen(request)
+    rows = [
+        r
+        for r in await request.app[IVR].voicemail.list()
+        if scope.sees_call(None, r["department_id"])
+    ]
     return web.json_response(
         {
             "voicemails": [
@@ -156,8 +171,9 @@ async def list_voicemails(request: web.Request) -> web.Response:
 
 @requires_role("supervisor")
 async def voicemail_audio(request: web.Request) -> web.StreamResponse:
+    scope = await _calls_seen(request)
     row = await request.app[IVR].voicemail.get(int_path(request, "voicemail_id"))
-    if row is None:
+    if row is None or not scope.sees_call(None, row["department_id"]):
         fail(404, "no such voicemail")
     path = Path(row["path"])
     if not await asyncio.to_thread(path.is_file):
