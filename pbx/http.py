@@ -1,11 +1,14 @@
-"""``GET /api/v1/calls``: the call journal, filtered, paginated, or as CSV."""
+"""``GET /api/v1/calls``: the call journal, filtered, paginated, or as CSV; each user
+reads the calls crm_connectors.access's rule lets them see (its CallScope)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
+from crm_connectors.keys import ACCESS
 from server.auth import current_user, requires_role
 from server.http_util import fail, parse_query
+from server.keys import POOL
 
 from .journal import CallJournal, InvalidCursor, decode_cursor
 from .repository import CallQuery
@@ -17,13 +20,10 @@ JOURNAL = web.AppKey("call_journal", CallJournal)
 @requires_role("operator")
 async def list_calls(request: web.Request) -> web.StreamResponse:
     params = parse_query(request, CallListQuery)
-    user = current_user(request)
-    visible_to = None
-    if not user.has_role("supervisor"):
-        # An operator sees the calls their own phone took part in, and nothing else.
-        if user.sip_endpoint is None:
-            return web.json_response({"calls": [], "next_cursor": None})
-        visible_to = user.sip_endpoint
+    async with request.app[POOL].acquire() as conn:
+        scope = await request.app[ACCESS].calls(conn, current_user(request))
+    if scope.nothing:
+        return web.json_response({"calls": [], "next_cursor": None})
     before = None
     if params.cursor is not None:
         try:
@@ -37,7 +37,8 @@ async def list_calls(request: web.Request) -> web.StreamResponse:
         endpoint=params.agent,
         disposition=params.disposition,
         outcome=params.outcome,
-        visible_to_endpoint=visible_to,
+        visible_to_endpoint=None if scope.everything else scope.endpoint,
+        visible_departments=None if scope.everything else tuple(sorted(scope.departments)),
         before=before,
     )
     journal = request.app[JOURNAL]

@@ -27,8 +27,11 @@ class CallQuery:
     endpoint: str | None = None
     disposition: str | None = None
     outcome: str | None = None
-    # Only calls this endpoint took part in (an operator's own view).
+    # Who reads (crm_connectors.access.CallScope). Both None: every call. Otherwise only
+    # the calls this endpoint took part in, or whose interaction is of one of these
+    # departments; a call of no interaction has no department.
     visible_to_endpoint: str | None = None
+    visible_departments: tuple[int, ...] | None = None
     # Keyset cursor: rows strictly older than (started_at, id).
     before: tuple[datetime, int] | None = None
 
@@ -105,8 +108,17 @@ async def list_calls(
         where.append(f"(caller_number = {n} OR destination = {n} OR answered_by_number = {n})")
     if query.endpoint is not None:
         where.append(f"endpoints @> ARRAY[{arg(query.endpoint)}]::text[]")
-    if query.visible_to_endpoint is not None:
-        where.append(f"endpoints @> ARRAY[{arg(query.visible_to_endpoint)}]::text[]")
+    if query.visible_to_endpoint is not None or query.visible_departments is not None:
+        seen = []
+        if query.visible_to_endpoint is not None:
+            seen.append(f"endpoints @> ARRAY[{arg(query.visible_to_endpoint)}]::text[]")
+        if query.visible_departments:
+            departments = arg(list(query.visible_departments))
+            seen.append(
+                f"""EXISTS (SELECT 1 FROM interactions i WHERE i.id = calls.interaction_id
+                       AND i.department_id = ANY({departments}::bigint[]))"""
+            )
+        where.append("(" + " OR ".join(seen) + ")" if seen else "false")
     if query.disposition is not None:
         where.append(f"disposition = {arg(query.disposition)}")
     if query.outcome is not None:

@@ -58,7 +58,12 @@ def make_record(
 @pytest.fixture(scope="module")
 async def journal_users(db_dsn: str, db_pool: asyncpg.Pool) -> dict[str, int]:
     ids = {}
-    for name, role in [("oleg", "operator"), ("nina", "operator"), ("sveta", "supervisor")]:
+    for name, role in [
+        ("oleg", "operator"),
+        ("nina", "operator"),
+        ("sveta", "supervisor"),
+        ("ada", "admin"),
+    ]:
         ids[name] = (await create_user(db_dsn, name, role)).id
     for name, endpoint in [("oleg", "1001"), ("sveta", "1002")]:
         await db_pool.execute(
@@ -126,8 +131,8 @@ async def test_rows_hold_every_field(db_pool: asyncpg.Pool, stored: list[CallRec
     assert await db_pool.fetchval("SELECT count(*) FROM calls") == 5
 
 
-async def test_supervisor_sees_all_calls_newest_first(client: TestClient) -> None:
-    await login(client, "sveta")
+async def test_an_admin_sees_all_calls_newest_first(client: TestClient) -> None:
+    await login(client, "ada")
     body = await (await client.get("/api/v1/calls")).json()
     assert [c["call_id"] for c in body["calls"]] == [f"1700000000.{n}" for n in (5, 4, 3, 2, 1)]
     assert body["next_cursor"] is None
@@ -150,7 +155,7 @@ async def test_anonymous_is_refused(client: TestClient) -> None:
 
 
 async def test_filters(client: TestClient) -> None:
-    await login(client, "sveta")
+    await login(client, "ada")
 
     async def ids(query: str) -> list[str]:
         response = await client.get("/api/v1/calls?" + query)
@@ -171,7 +176,7 @@ async def test_filters(client: TestClient) -> None:
 
 
 async def test_cursor_pagination_walks_every_call_once(client: TestClient) -> None:
-    await login(client, "sveta")
+    await login(client, "ada")
     seen: list[str] = []
     url = "/api/v1/calls?limit=2"
     while True:
