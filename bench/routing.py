@@ -365,7 +365,11 @@ async def _router(dsn: str, ready: mp.synchronize.Event, stop: mp.synchronize.Ev
     assert rt.router is not None
     out.put(
         {
-            "router": {"batches": rt.router.batches, "offers": rt.router.offers},
+            "router": {
+                "batches": rt.router.batches,
+                "offers": rt.router.offers,
+                "skipped": rt.router.skipped,
+            },
             "cpu_s": cpu_s(),
             **relay_counts(rt),
         }

@@ -14,11 +14,12 @@ not overtaken by a lower one routed in parallel elsewhere, and no wake-up is los
 event committed before a batch starts is seen by it, one committed later wakes another
 batch.
 
-A batch is two round trips: ``routing_batch_start`` takes the lock and reads the head of
-the queue and the free agents (after the lock, so up to date), and the statement that
-writes the offers commits and releases the lock. (The lock is released inside that
-statement, a moment before its commit: a batch starting in that moment may not see these
-offers yet and lose a race for a row, which costs it a retry, never a double offer.)
+A batch is two round trips: ``routing_batch_start`` (migration 0023) takes the lock and
+reads the head of the queue and the free agents (after the lock, so up to date), and the
+statement that writes the offers commits and releases the lock. (The lock is released
+inside that statement, a moment before its commit: a batch starting in that moment may
+not see these offers yet and lose a race for a row, which costs it a retry, never a
+double offer.) A router may also ask not to wait for the lock (routing.router).
 """
 
 from __future__ import annotations
@@ -50,6 +51,8 @@ class BatchResult:
     offers: int = 0
     # Run another batch at once: the batch was full, or some of its offers lost a race.
     again: bool = False
+    # Not run: another router was in a batch (and runs one more after it).
+    skipped: bool = False
 
 
 def _waiting(row: asyncpg.Record) -> WaitingInteraction:
@@ -86,14 +89,18 @@ class Assigner:
         # the next one, unchanged (same version), and need not be rebuilt.
         self._known: dict[int, WaitingInteraction] = {}
 
-    async def run(self, conn: asyncpg.Connection) -> BatchResult:
+    async def run(self, conn: asyncpg.Connection, *, wait: bool = True) -> BatchResult:
         """One batch; the caller publishes the events. On any failure the connection is
-        terminated, which also releases the routers' lock with the session."""
+        terminated, which also releases the routers' lock with the session. Without
+        ``wait``, no batch while another router is in one (an empty result)."""
         now = self._clock()
         try:
-            page, rows = await repository.start_batch(
-                conn, ROUTER_LOCK, self._config.page_size, now
+            started = await repository.start_batch(
+                conn, ROUTER_LOCK, self._config.page_size, now, wait=wait
             )
+            if started is None:
+                return BatchResult(skipped=True)
+            page, rows = started
             if not page or not rows:
                 return BatchResult()
             return await self._assign(conn, now, page, rows)

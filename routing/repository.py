@@ -319,14 +319,17 @@ async def existing_departments(conn: asyncpg.Connection, ids: Iterable[int]) -> 
 
 
 async def start_batch(
-    conn: asyncpg.Connection, lock_key: int, page_size: int, now: datetime
-) -> tuple[list[asyncpg.Record], list[asyncpg.Record]]:
+    conn: asyncpg.Connection, lock_key: int, page_size: int, now: datetime, *, wait: bool = True
+) -> tuple[list[asyncpg.Record], list[asyncpg.Record]] | None:
     """Take the routers' session lock and read the head of the queue and the available
-    agents with room (migration 0022). The lock stays held only when both are non-empty;
-    then the caller ends the batch with ``assign`` or ``release_router_lock``."""
+    agents with room (migration 0023). The lock stays held only when both are non-empty;
+    then the caller ends the batch with ``assign`` or ``release_router_lock``. Without
+    ``wait``: None, with nothing read and no lock taken, while another session holds it."""
     rows = await conn.fetch(
-        "SELECT * FROM routing_batch_start($1, $2, $3)", lock_key, page_size, now
+        "SELECT * FROM routing_batch_start($1, $2, $3, $4)", lock_key, page_size, now, wait
     )
+    if rows and rows[0]["kind"] == "busy":
+        return None
     waiting = [r for r in rows if r["kind"] == "waiting"]
     agents = [r for r in rows if r["kind"] == "agent"]
     return waiting, agents

@@ -8,6 +8,12 @@ ends wrap-ups and waits, and wakes the router too (a sticky interaction may have
 free for everyone). At start the sweep runs first: the recovery after a crash.
 
 Batches run on a connection of their own, so the router never waits for the pool.
+
+Every router is woken by every other process's notification. A router woken only by
+such notifications does not queue behind another router's batch: that router got the
+same notifications, so it runs one more batch after the one it is in, and a second
+batch right after it would find the work done. Wake-ups of its own process and of the
+sweep always run a batch.
 """
 
 from __future__ import annotations
@@ -47,12 +53,20 @@ class Router:
         self._sweep_interval_s = sweep_interval_s
         self._retry_s = retry_s
         self._wakeup = asyncio.Event()
+        # A wake-up that must run a batch, not only when no other router runs one.
+        self._must_run = False
         self._conn: asyncpg.Connection | None = None
         self._tasks: list[asyncio.Task[None]] = []
         self.batches = 0
         self.offers = 0
+        self.skipped = 0
 
     def wake(self, _event: object = None) -> None:
+        self._must_run = True
+        self._wakeup.set()
+
+    def wake_remote(self) -> None:
+        """Another process's notification: a batch unless another router is in one."""
         self._wakeup.set()
 
     async def start(self) -> None:
@@ -88,8 +102,9 @@ class Router:
         while True:
             await self._wakeup.wait()
             self._wakeup.clear()
+            wait, self._must_run = self._must_run, False
             try:
-                await self._assign_until_done()
+                await self._assign_until_done(wait)
             except _DB_ERRORS as exc:
                 log.warning("routing batch failed, retrying: %s", exc)
                 if self._conn is not None:
@@ -98,11 +113,16 @@ class Router:
                 await asyncio.sleep(self._retry_s)
                 self.wake()
 
-    async def _assign_until_done(self) -> None:
+    async def _assign_until_done(self, wait: bool) -> None:
         if self._conn is None or self._conn.is_closed():
             self._conn = await asyncpg.connect(self._dsn)
         while True:
-            result = await self._assigner.run(self._conn)
+            result = await self._assigner.run(self._conn, wait=wait)
+            if result.skipped:
+                self.skipped += 1
+                return
+            # A batch that left work behind is followed by another in any case.
+            wait = True
             self.batches += 1
             self.offers += result.offers
             for event in result.events:

@@ -82,7 +82,7 @@ class RoutingRuntime:
             self._unsubscribe += [self._bus.subscribe(t, router.wake) for t in ROUTABLE_EVENTS]
             # Whatever another process did may have made something routable; and events
             # may have been missed while the LISTEN connection was down.
-            self.relay.on_remote(router.wake, ROUTABLE_EVENTS)
+            self.relay.on_remote(router.wake_remote, ROUTABLE_EVENTS)
             self.relay.on_reconnect(router.wake)
         await self.relay.start()
         if self.router is not None:
