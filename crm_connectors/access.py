@@ -154,3 +154,12 @@ class Access:
             endpoint=user.sip_endpoint,
             departments=frozenset(await self.departments(conn, user)),
         )
+
+    async def supervises_call(self, conn: asyncpg.Connection, user: User, call_id: str) -> bool:
+        """Control a call in progress (pause its recording) as its supervisor: the call's
+        interaction, in service now, is of a department the user supervises; an admin
+        any call."""
+        if user.has_role("admin"):
+            return True
+        departments = await self.departments(conn, user)
+        return bool(departments) and await repository.call_in_service_of(conn, call_id, departments)

@@ -239,3 +239,18 @@ async def agents_of_departments(conn: asyncpg.Connection, departments: Sequence[
         list(departments),
     )
     return {r["agent_id"] for r in rows}
+
+
+async def call_in_service_of(
+    conn: asyncpg.Connection, call_id: str, departments: Sequence[int]
+) -> bool:
+    """The interaction of call ``call_id`` (Asterisk's Linkedid, its ``call_id`` external
+    reference) is offered or held now, in one of ``departments``."""
+    return await conn.fetchval(
+        """SELECT EXISTS (SELECT 1 FROM interactions
+                          WHERE state IN ('offered', 'accepted', 'wrap_up')
+                            AND department_id = ANY($2::bigint[])
+                            AND external_refs->>'call_id' = $1)""",
+        call_id,
+        list(departments),
+    )

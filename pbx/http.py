@@ -3,8 +3,11 @@ reads the calls crm_connectors.access's rule lets them see (its CallScope)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from aiohttp import web
 
+from crm_connectors.access import CallScope
 from crm_connectors.keys import ACCESS
 from server.auth import current_user, requires_role
 from server.http_util import fail, parse_query
@@ -15,6 +18,17 @@ from .repository import CallQuery
 from .schemas import CallListQuery
 
 JOURNAL = web.AppKey("call_journal", CallJournal)
+
+
+def seen_by(query: CallQuery, scope: CallScope) -> CallQuery:
+    """``query`` narrowed to the calls ``scope`` sees."""
+    if scope.everything:
+        return replace(query, visible_to_endpoint=None, visible_departments=None)
+    return replace(
+        query,
+        visible_to_endpoint=scope.endpoint,
+        visible_departments=tuple(sorted(scope.departments)),
+    )
 
 
 @requires_role("operator")
@@ -30,16 +44,17 @@ async def list_calls(request: web.Request) -> web.StreamResponse:
             before = decode_cursor(params.cursor)
         except InvalidCursor:
             fail(422, "invalid cursor")
-    query = CallQuery(
-        since=params.since,
-        until=params.until,
-        number=params.number,
-        endpoint=params.agent,
-        disposition=params.disposition,
-        outcome=params.outcome,
-        visible_to_endpoint=None if scope.everything else scope.endpoint,
-        visible_departments=None if scope.everything else tuple(sorted(scope.departments)),
-        before=before,
+    query = seen_by(
+        CallQuery(
+            since=params.since,
+            until=params.until,
+            number=params.number,
+            endpoint=params.agent,
+            disposition=params.disposition,
+            outcome=params.outcome,
+            before=before,
+        ),
+        scope,
     )
     journal = request.app[JOURNAL]
     if params.format == "csv":

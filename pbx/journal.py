@@ -122,6 +122,12 @@ class CallJournal:
         cursor = _encode_cursor(rows[-1]["started_at"], rows[-1]["id"]) if more else None
         return CallPage([_row_json(r) for r in rows], cursor)
 
+    async def seen(self, query: repository.CallQuery) -> set[int]:
+        """The row ids of the calls matching ``query``: which of ``query.ids`` a reader
+        (``query``'s visible_* filters) may see."""
+        async with self._pool.acquire() as conn:
+            return await repository.call_ids(conn, query)
+
     async def export_csv(self, query: repository.CallQuery) -> AsyncIterator[bytes]:
         """The whole selection as CSV, read page by page so memory stays flat."""
         buf = io.StringIO()

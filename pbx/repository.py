@@ -34,6 +34,8 @@ class CallQuery:
     visible_departments: tuple[int, ...] | None = None
     # Keyset cursor: rows strictly older than (started_at, id).
     before: tuple[datetime, int] | None = None
+    # Only these rows (which of some calls a reader may see).
+    ids: tuple[int, ...] | None = None
 
 
 async def internal_endpoints(conn: asyncpg.Connection) -> set[str]:
@@ -92,6 +94,17 @@ async def list_calls(
     conn: asyncpg.Connection, query: CallQuery, limit: int | None
 ) -> list[asyncpg.Record]:
     """Calls matching ``query``, newest first; ``limit=None`` for all (CSV export)."""
+    return await _select(conn, _COLUMNS, query, limit)
+
+
+async def call_ids(conn: asyncpg.Connection, query: CallQuery) -> set[int]:
+    """The row ids of the calls matching ``query``."""
+    return {r["id"] for r in await _select(conn, "id", query, None)}
+
+
+async def _select(
+    conn: asyncpg.Connection, columns: str, query: CallQuery, limit: int | None
+) -> list[asyncpg.Record]:
     where: list[str] = []
     args: list[object] = []
 
@@ -126,7 +139,9 @@ async def list_calls(
     if query.before is not None:
         at, row_id = query.before
         where.append(f"(started_at, id) < ({arg(at)}, {arg(row_id)})")
-    sql = f"SELECT {_COLUMNS} FROM calls"
+    if query.ids is not None:
+        where.append(f"id = ANY({arg(list(query.ids))}::bigint[])")
+    sql = f"SELECT {columns} FROM calls"
     if where:
         sql += " WHERE " + " AND ".join(where)
     sql += " ORDER BY started_at DESC, id DESC"

@@ -1,5 +1,11 @@
 """Recordings over HTTP: details with the transcript, playback/download with ranges,
-transcript search, and pause/resume of a call's recording. No file path ever leaves."""
+transcript search, and pause/resume of a call's recording. No file path ever leaves.
+
+Who sees what is :mod:`recording.access`: a recording is seen by whoever sees its call in
+the journal, and one they may not see answers 404 like a missing one. The queries check
+the endpoint half of that rule themselves; the department half is the journal's, asked
+here (:func:`_reading_scope`, :func:`_search`).
+"""
 
 from __future__ import annotations
 
@@ -9,10 +15,14 @@ from typing import Any
 
 from aiohttp import web
 
+from crm_connectors.keys import ACCESS
+from pbx.http import JOURNAL, seen_by
+from pbx.repository import CallQuery
 from server.auth import current_user, requires_role
 from server.http_util import fail, int_path, parse_query
+from server.keys import POOL
 
-from .access import Scope
+from .access import EVERY_CALL, Scope
 from .live import ControlFailed, LiveRecorder, NotOnThisCall, NotRecording
 from .queries import NoAudio, NotVisible, RecordingDetails, RecordingNotFound, RecordingQueries
 from .ranges import UnsatisfiableRange, requested_range
@@ -25,6 +35,9 @@ QUERIES = web.AppKey("recording_queries", RecordingQueries)
 _MEDIA_TYPES = {"ogg": "audio/ogg", "mp3": "audio/mpeg"}
 # Asterisk's Linkedid: "1700000000.42" (with a system name prefix when one is set).
 _CALL_ID = re.compile(r"^[A-Za-z0-9._-]{1,80}$")
+# A supervisor's search reads matches over every call, keeps those of calls they see and
+# reads further (four times as many) until it has its limit, or up to this many.
+_SEARCH_READ_MAX = 10_000
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -83,16 +96,40 @@ def _hit_json(hit: SearchHit) -> dict[str, Any]:
     }
 
 
+async def _scope(request: web.Request) -> Scope:
+    async with request.app[POOL].acquire() as conn:
+        return await request.app[ACCESS].calls(conn, current_user(request))
+
+
+async def _seen(request: web.Request, scope: Scope, call_row_ids: set[int]) -> set[int]:
+    """Which of these journal rows the reader sees: the journal's own filter decides."""
+    if not call_row_ids:
+        return set()
+    query = seen_by(CallQuery(ids=tuple(sorted(call_row_ids))), scope)
+    return await request.app[JOURNAL].seen(query)
+
+
+async def _reading_scope(request: web.Request, recording_id: int) -> Scope:
+    """The scope to read a recording with: the reader's own, or every call when the
+    recording's call is of a department they supervise (looked up first: the queries
+    know the call's endpoints, not its department)."""
+    scope = await _scope(request)
+    if scope.everything or not scope.departments:
+        return scope
+    details = await request.app[QUERIES].details(recording_id, EVERY_CALL)
+    if details.call_row_id is not None and await _seen(request, scope, {details.call_row_id}):
+        return EVERY_CALL
+    return scope
+
+
 @requires_role("operator")
 async def get_recording(request: web.Request) -> web.Response:
     recording_id = int_path(request, "recording_id")
-    scope = Scope.of(current_user(request))
+    queries = request.app[QUERIES]
     try:
-        details = await request.app[QUERIES].details(recording_id, scope)
-    except RecordingNotFound:
+        details = await queries.details(recording_id, await _reading_scope(request, recording_id))
+    except (RecordingNotFound, NotVisible):
         fail(404, "no such recording")
-    except NotVisible:
-        fail(403, "this recording belongs to a call you may not see")
     return web.json_response(_details_json(details))
 
 
@@ -100,14 +137,11 @@ async def get_recording(request: web.Request) -> web.Response:
 async def get_audio(request: web.Request) -> web.StreamResponse:
     recording_id = int_path(request, "recording_id")
     params = parse_query(request, AudioQuery)
-    scope = Scope.of(current_user(request))
     queries = request.app[QUERIES]
     try:
-        audio = await queries.audio(recording_id, scope)
-    except RecordingNotFound:
+        audio = await queries.audio(recording_id, await _reading_scope(request, recording_id))
+    except (RecordingNotFound, NotVisible):
         fail(404, "no such recording")
-    except NotVisible:
-        fail(403, "this recording belongs to a call you may not see")
     except NoAudio as exc:
         fail(404, str(exc))
     etag = f'"{audio.sha256}"' if audio.sha256 else None
@@ -146,12 +180,40 @@ async def get_audio(request: web.Request) -> web.StreamResponse:
     return response
 
 
+async def _search(request: web.Request, phrase: str, limit: int) -> list[SearchHit]:
+    """Matches in the recordings the reader sees, newest first. The queries filter by
+    the reader's phone; a supervisor's departments are the journal's to decide, so their
+    search reads matches over every call and keeps those of calls they see."""
+    scope = await _scope(request)
+    queries = request.app[QUERIES]
+    if scope.everything or not scope.departments:
+        return await queries.search(phrase, scope, limit)
+    wanted = limit
+    while True:
+        hits = await queries.search(phrase, EVERY_CALL, wanted)
+        seen = await _seen(request, scope, {h.call_row_id for h in hits if h.call_row_id})
+        kept = [h for h in hits if h.call_row_id in seen]
+        if len(kept) >= limit or len(hits) < wanted or wanted >= _SEARCH_READ_MAX:
+            return kept[:limit]
+        wanted = min(wanted * 4, _SEARCH_READ_MAX)
+
+
 @requires_role("operator")
 async def search(request: web.Request) -> web.Response:
     params = parse_query(request, SearchQuery)
-    scope = Scope.of(current_user(request))
-    hits = await request.app[QUERIES].search(params.q, scope, params.limit)
+    hits = await _search(request, params.q, params.limit)
     return web.json_response({"results": [_hit_json(h) for h in hits]})
+
+
+async def _control_scope(request: web.Request, call_id: str) -> Scope:
+    """The reader's scope, or every call for a supervisor of the call's department."""
+    scope = await _scope(request)
+    if scope.everything or not scope.departments:
+        return scope
+    async with request.app[POOL].acquire() as conn:
+        if await request.app[ACCESS].supervises_call(conn, current_user(request), call_id):
+            return EVERY_CALL
+    return scope
 
 
 async def _set_paused(request: web.Request, paused: bool) -> web.Response:
@@ -159,8 +221,9 @@ async def _set_paused(request: web.Request, paused: bool) -> web.Response:
     if not _CALL_ID.match(call_id):
         fail(404, "no such call")
     user = current_user(request)
+    scope = await _control_scope(request, call_id)
     try:
-        live = await request.app[LIVE].set_paused(call_id, paused, Scope.of(user), user.username)
+        live = await request.app[LIVE].set_paused(call_id, paused, scope, user.username)
     except NotRecording:
         fail(404, "no recording in progress for this call")
     except NotOnThisCall:
