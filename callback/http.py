@@ -2,8 +2,11 @@
 
 ``POST /api/v1/callbacks?site=KEY``, ``GET`` and ``DELETE /api/v1/callbacks/{id}`` are
 anonymous by decision: the site key and the page's ``Origin`` (one of the site's
-origins) admit a request, CORS answers only those origins, and a request is read or
-cancelled by its random id alone — which says nothing about any other request.
+origins) admit a request, CORS answers only those origins, and a request is read by its
+random id alone — which says nothing about any other request. Cancelling also needs the
+``cancel_key`` that only the request's creation answers with (header
+``X-Callback-Key``): a second POST of the same number returns the pending request's id,
+and knowing someone's number must not be enough to withdraw their callback.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from .services import CallbackForm, Refused
 
 STATIC_DIR = Path(__file__).with_name("static")
 _PREFLIGHT_MAX_AGE = "600"
+CANCEL_KEY_HEADER = "X-Callback-Key"
 
 
 def _site(request: web.Request) -> SiteConfig:
@@ -59,7 +63,7 @@ async def preflight(request: web.Request) -> web.Response:
     response.headers.update(
         {
             "Access-Control-Allow-Methods": "POST, GET, DELETE",
-            "Access-Control-Allow-Headers": "Content-Type",
+            "Access-Control-Allow-Headers": f"Content-Type, {CANCEL_KEY_HEADER}",
             "Access-Control-Max-Age": _PREFLIGHT_MAX_AGE,
         }
     )
@@ -119,7 +123,9 @@ async def cancel(request: web.Request) -> web.Response:
     cors = origin if site is not None and origin in site.origins else None
     try:
         try:
-            view = await callbacks.service.cancel(request_id)
+            view = await callbacks.service.cancel(
+                request_id, request.headers.get(CANCEL_KEY_HEADER, "")
+            )
         except Refused as exc:
             fail(exc.status, exc.reason)
         if view is None:

@@ -54,17 +54,18 @@ async def insert_request(
     priority: int,
     client_ip: str | None,
     now: datetime,
+    cancel_key_sha256: bytes | None = None,
 ) -> asyncpg.Record | None:
     """None when the number has a pending request already (the caller reads that one)."""
     return await conn.fetchrow(
         """INSERT INTO callback_requests (site, phone, name, page, comment, preferred_at,
                status, next_attempt_at, customer_id, department_id, priority, client_ip,
-               created_at, updated_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13)
+               created_at, updated_at, cancel_key_sha256)
+           VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14)
            ON CONFLICT (phone) WHERE status IN ('queued', 'scheduled', 'calling') DO NOTHING
            RETURNING *""",
         site, phone, name, page, comment, preferred_at, status, next_attempt_at,
-        customer_id, department_id, priority, client_ip, now,
+        customer_id, department_id, priority, client_ip, now, cancel_key_sha256,
     )  # fmt: skip
 
 

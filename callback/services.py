@@ -11,7 +11,10 @@ processes, settles once — and so every request ends exactly once.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -69,6 +72,10 @@ class AttemptGo:
 
     phone: str
     number: int
+
+
+def _digest(cancel_key: str) -> bytes:
+    return hashlib.sha256(cancel_key.encode()).digest()
 
 
 def _refs(request: asyncpg.Record) -> dict[str, str]:
@@ -130,6 +137,7 @@ class CallbackService:
             if await repository.requests_since(conn, phone, window) >= self.config.number_limit:
                 raise Refused("this number was called back recently; try again later", 429)
             start = self._start_time(self._schedules.get(site.key), now, form.preferred_at)
+            cancel_key = secrets.token_urlsafe(24)
             customer = await self._customers.resolve_customer(conn, "phone", phone, form.name)
             async with self._routing.transaction(conn):
                 row = await repository.insert_request(
@@ -147,6 +155,7 @@ class CallbackService:
                     priority=site.priority,
                     client_ip=client_ip,
                     now=now,
+                    cancel_key_sha256=_digest(cancel_key),
                 )
                 if row is not None and start is None:
                     row = await self._enqueue(conn, row, now)
@@ -157,6 +166,8 @@ class CallbackService:
                     raise Refused("try again", 409)
                 return await self._view(conn, existing), False
             view = await self._view(conn, row)
+        # Only the page that made the request gets the key that withdraws it.
+        view["cancel_key"] = cancel_key
         log.info("callback requested id=%s site=%s status=%s", row["id"], site.key, row["status"])
         self._publish(
             CallbackRequested(
@@ -170,16 +181,20 @@ class CallbackService:
             row = await repository.get(conn, request_id)
             return None if row is None else await self._view(conn, row)
 
-    async def cancel(self, request_id: UUID) -> dict[str, Any] | None:
+    async def cancel(self, request_id: UUID, cancel_key: str) -> dict[str, Any] | None:
         """The visitor changed their mind: the request ends as cancelled (a phone ringing
-        for it stops, routing withdraws the offer). None: no such request; Refused once
-        the visitor's phone is being dialled. An ended request is returned as it is."""
+        for it stops, routing withdraws the offer). None: no such request; Refused without
+        the key its creation handed out, or once the visitor's phone is being dialled. An
+        ended request is returned as it is."""
         now = self._clock()
         async with self._pool.acquire() as conn:
             async with self._routing.transaction(conn):
                 row = await repository.lock(conn, request_id)
                 if row is None:
                     return None
+                stored = row["cancel_key_sha256"]
+                if stored is None or not hmac.compare_digest(stored, _digest(cancel_key)):
+                    raise Refused("only the page that made this request may cancel it", 403)
                 if row["status"] in repository.FINAL:
                     return await self._view(conn, row)
                 if await repository.has_open_attempt(conn, request_id):

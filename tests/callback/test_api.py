@@ -90,7 +90,8 @@ async def test_a_request_is_queued_with_the_site_priority_and_the_visitor_words(
     assert status == 201, body
     assert body["status"] == "queued"
     assert set(body) == {
-        "id", "status", "attempts", "scheduled_for", "position", "estimated_wait_s", "outcome"
+        "id", "status", "attempts", "scheduled_for", "position", "estimated_wait_s", "outcome",
+        "cancel_key",
     }  # fmt: skip
     async with client.app[POOL].acquire() as conn:
         row = await conn.fetchrow(
@@ -158,7 +159,9 @@ async def test_a_number_is_limited_and_so_is_an_address(client: TestClient) -> N
     status, first = await post(client, {"phone": "+4930901835"}, ip="198.51.100.3")
     assert status == 201
     again = await post(client, {"phone": "+4930901835"}, ip="198.51.100.3")
-    assert again == (200, first)
+    # The pending request, without the key that cancels it (only its creator has that).
+    assert "cancel_key" not in again[1]
+    assert again == (200, {k: v for k, v in first.items() if k != "cancel_key"})
     await _end(client, first["id"])
     assert (await post(client, {"phone": "+4930901835"}, ip="198.51.100.3"))[0] == 201
     async with client.app[POOL].acquire() as conn:
@@ -244,3 +247,34 @@ async def test_a_request_ends_with_its_interaction_when_routing_ends_that(
                 break
             await asyncio.sleep(0.05)
     assert (seen["status"], seen["outcome"]) == ("cancelled", "closed by supervisor")
+
+
+async def test_knowing_a_number_does_not_let_anyone_cancel_its_callback(
+    client: TestClient,
+) -> None:
+    """A second POST of a pending number returns that request's id; cancelling it takes
+    the key only the first POST answered with."""
+    status, mine = await post(client, {"phone": "+4930901846"}, ip="198.51.100.6")
+    assert status == 201 and len(mine["cancel_key"]) >= 32
+    status, theirs = await post(client, {"phone": "+4930901846"}, ip="198.51.100.7")
+    assert status == 200 and theirs["id"] == mine["id"] and "cancel_key" not in theirs
+    url = f"/api/v1/callbacks/{mine['id']}?site=shop"
+    for key in (None, "", "wrong-key-" + "x" * 30, mine["cancel_key"][:-1]):
+        headers = {"Origin": ORIGIN}
+        if key is not None:
+            headers["X-Callback-Key"] = key
+        refused = await client.delete(url, headers=headers)
+        assert refused.status == 403, key
+        assert "only the page" in (await refused.json())["error"]
+        assert refused.headers["Access-Control-Allow-Origin"] == ORIGIN
+    still = await client.get(f"/api/v1/callbacks/{mine['id']}")
+    assert (await still.json())["status"] == "queued"
+    preflight = await client.options(
+        url,
+        headers={"Origin": ORIGIN, "Access-Control-Request-Method": "DELETE"},
+    )
+    assert "X-Callback-Key" in preflight.headers["Access-Control-Allow-Headers"]
+    cancelled = await client.delete(
+        url, headers={"Origin": ORIGIN, "X-Callback-Key": mine["cancel_key"]}
+    )
+    assert cancelled.status == 200 and (await cancelled.json())["status"] == "cancelled"

@@ -165,7 +165,9 @@ async def test_a_visitor_who_does_not_answer_is_tried_again_then_the_request_fai
         # Two attempts (callback_max_attempts = 2), each rings the visitor 5 s.
         await visitor.wait_for("CALL_INCOMING", timeout_s=20)
         # Too late to withdraw: the visitor's phone rings.
-        response = await lab.client.delete(f"/api/v1/callbacks/{body['id']}")
+        response = await lab.client.delete(
+            f"/api/v1/callbacks/{body['id']}", headers={"X-Callback-Key": body["cancel_key"]}
+        )
         assert response.status == 409
         assert "calling you" in (await response.json())["error"]
         await visitor.wait_for("CALL_CLOSED", timeout_s=20)
@@ -298,7 +300,8 @@ async def test_a_visitor_who_cancels_stops_the_agents_phone_ringing(lab: Lab) ->
     assert status == 201, body
     await agent.wait_for("CALL_INCOMING", timeout_s=10)
     response = await lab.client.delete(
-        f"/api/v1/callbacks/{body['id']}?site=shop-test", headers={"Origin": "http://shop.test"}
+        f"/api/v1/callbacks/{body['id']}?site=shop-test",
+        headers={"Origin": "http://shop.test", "X-Callback-Key": body["cancel_key"]},
     )
     assert response.status == 200
     assert response.headers["Access-Control-Allow-Origin"] == "http://shop.test"
@@ -312,7 +315,9 @@ async def test_a_visitor_who_cancels_stops_the_agents_phone_ringing(lab: Lab) ->
             "SELECT state FROM interactions WHERE id = $1", row["interaction_id"]
         )
     assert state == "abandoned"
-    again = await lab.client.delete(f"/api/v1/callbacks/{body['id']}")
+    again = await lab.client.delete(
+        f"/api/v1/callbacks/{body['id']}", headers={"X-Callback-Key": body["cancel_key"]}
+    )
     assert again.status == 200 and (await again.json())["status"] == "cancelled"
     assert (await lab.client.delete("/api/v1/callbacks/not-an-id")).status == 404
 
@@ -341,5 +346,7 @@ async def test_an_agent_whose_phone_fails_at_once_is_not_rung_in_a_loop(lab: Lab
     await lab.status_is(body["id"], "queued", "calling")
     async with lab.pool.acquire() as conn:
         await lab.runtime.service.set_agent_status(conn, lab.agent_ids["201"], "offline")
-    response = await lab.client.delete(f"/api/v1/callbacks/{body['id']}")
+    response = await lab.client.delete(
+        f"/api/v1/callbacks/{body['id']}", headers={"X-Callback-Key": body["cancel_key"]}
+    )
     assert response.status == 200
