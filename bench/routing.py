@@ -6,9 +6,15 @@ What runs, each in its own process, all on one database:
 - two agent simulators, for 500 agents of mixed capacities, departments and skills: an
   agent receives its offers as OfferMade events relayed over LISTEN/NOTIFY, accepts each
   at once and completes it after a random handle time of 0–50 ms (their database work
-  runs during the measurement);
+  runs during the measurement), each call through the routing service on a connection
+  of its own, as an operator's request is on a server (calls made at the same time share
+  a statement there: routing.combining);
 - one generator putting 10,000 interactions of mixed channels, departments and skills in
-  the queue faster than they are served.
+  the queue faster than they are served, each through the routing service.
+
+The log (stderr) has the machine's load average before the run (the machine may be
+shared), the baseline's conditions, each worker's CPU time and counters, and the CPU
+time of the run's PostgreSQL backends when the server runs on this machine.
 
 Measured, all from PostgreSQL's own records after the run (never from the router's
 bookkeeping): the commit time of every row of the append-only ``routing_audit`` log

@@ -7,7 +7,10 @@ its way, or in a short window after it, leaves in the next one. Sending NOTIFY f
 inside the business transactions would be atomic with them, but PostgreSQL serialises
 the commits of every transaction that notifies (one global lock held through the WAL
 flush), which would cap the whole queue at a few thousand commits per second; and every
-notification costs every listening process, so fewer and fuller ones are cheaper.
+notification costs every listening process, so fewer and fuller ones are cheaper. A
+notification names its origin and its events' types before the events, so a process
+reads no further than it must: not its own, not one with nothing it takes; and a
+process that takes nothing and wants no wake-up does not listen at all.
 
 So a notification can be lost when a process dies between its commit and the send, or
 while a connection is down. That is acceptable because a notification is a wake-up and
