@@ -59,6 +59,10 @@ log = logging.getLogger("recording.live")
 
 Subscribe = Callable[[type, Callable[[Any], Any]], Callable[[], None]]
 
+# How long a new agent's channel, bridged with an attended transfer's consultation, is
+# given to move to the customer's bridge (Asterisk 22 does it within a second).
+_SETTLE_S = 3.0
+
 
 class NotRecording(LookupError):
     """No recording is running for that call (here: another process may own it)."""
@@ -83,6 +87,10 @@ class LiveRecording:
     direction: Direction = "inbound"
     call_started_at: datetime | None = None
     context: CallContext | None = None
+    # The bridge the agent talks to the customer in (None: not known yet), and whether
+    # the agent is in another one now (consulting a colleague before a transfer).
+    home_bridge: str | None = None
+    consulting: bool = False
 
 
 @dataclass(frozen=True)
@@ -177,8 +185,13 @@ class LiveRecorder:
 
     def on_ami_event(self, msg: AmiMessage) -> None:
         entered = self._bridged.feed(msg)
-        if entered is not None and self._awaiting.get(entered.call_id) == entered.endpoint:
-            self._follow(entered)
+        if entered is None:
+            return
+        if self._awaiting.get(entered.call_id) == entered.endpoint:
+            self._follow(entered, settled=True)
+        live = self._active.get(entered.call_id)
+        if live is not None and live.channel == entered.channel:
+            self._moved(live, entered)
 
     def on_ami_connection(self, connected: bool) -> None:
         if not connected:
@@ -249,6 +262,7 @@ class LiveRecorder:
                     direction=side.direction,
                     call_started_at=started_at,
                     context=context,
+                    home_bridge=self._bridged.bridge_of(side.channel),
                 )
         except Exception:
             # One call's recording failing must not stop the others'.
@@ -279,19 +293,23 @@ class LiveRecorder:
         self._awaiting[call_id] = target
         for channel in self._bridged.bridged(call_id, target):
             if channel.channel != live.channel:
-                self._follow(channel)
+                # Bridged before the transfer was done: with the consultation of an
+                # attended transfer, the customer's bridge is where it goes next.
+                self._follow(channel, settled=False)
                 return
 
-    def _follow(self, channel: BridgedChannel) -> None:
-        """Record the new agent of a transferred call, once."""
+    def _follow(self, channel: BridgedChannel, *, settled: bool) -> None:
+        """Record the new agent of a transferred call, once. ``settled``: the channel
+        just entered the bridge where it talks to the customer."""
         if self._awaiting.pop(channel.call_id, None) != channel.endpoint:
             return
         task = self._spawn(
-            self._start_after_transfer(channel), f"recording-follow-{channel.call_id}"
+            self._start_after_transfer(channel, channel.bridge if settled else None),
+            f"recording-follow-{channel.call_id}",
         )
         self._starting.setdefault(channel.call_id, []).append(task)
 
-    async def _start_after_transfer(self, channel: BridgedChannel) -> None:
+    async def _start_after_transfer(self, channel: BridgedChannel, home: str | None) -> None:
         call_id = channel.call_id
         extra = {"call_id": call_id}
         try:
@@ -308,11 +326,15 @@ class LiveRecorder:
             side = AgentSide(
                 previous.direction, channel.channel, channel.endpoint, frozenset({channel.endpoint})
             )
+            now_in = self._bridged.bridge_of(channel.channel)
+            if home is None and now_in is not None and now_in != channel.bridge:
+                # It moved on to the customer's bridge while we looked it up.
+                home = now_in
             rec = await self._begin(call_id, side, previous.call_started_at, previous.context)
             if rec is None:
                 return
             self._earlier.setdefault(call_id, []).append(previous)
-            self._active[call_id] = LiveRecording(
+            live = LiveRecording(
                 rec.id,
                 call_id,
                 side.channel,
@@ -320,7 +342,17 @@ class LiveRecorder:
                 direction=side.direction,
                 call_started_at=previous.call_started_at,
                 context=previous.context,
+                home_bridge=home,
+                # Not with the customer yet: an attended transfer's bridges are merged
+                # and the Local channel of the consultation optimised away, and
+                # meanwhile the agent's own voice loops back through it. Silent on
+                # the customer's side until the channel settles.
+                consulting=home is None,
             )
+            self._active[call_id] = live
+            if home is None:
+                await self._mute_customer(live, True)
+                self._spawn(self._settled_anyway(live), f"recording-settle-{call_id}")
             log.info(
                 "recording after a transfer follows=%d",
                 previous.recording_id,
@@ -386,6 +418,55 @@ class LiveRecorder:
         )
         return rec
 
+    def _moved(self, live: LiveRecording, entered: BridgedChannel) -> None:
+        """The recorded agent's channel entered a bridge: the one where the customer is
+        (first seen, taken there in place of a Local channel, or back from a
+        consultation), or another (a consultation, whose colleague must not be heard as
+        the customer: that side is silent meanwhile)."""
+        bridge = entered.bridge
+        if live.home_bridge is None or entered.swapped:
+            self._active[live.call_id] = replace(live, home_bridge=bridge, consulting=False)
+            if live.consulting and not live.paused:
+                self._spawn(self._mute_customer(live, False), f"recording-settled-{live.call_id}")
+            return
+        consulting = bridge != live.home_bridge
+        if consulting == live.consulting:
+            return
+        self._active[live.call_id] = replace(live, consulting=consulting)
+        if not live.paused:
+            self._spawn(self._mute_customer(live, consulting), f"recording-consult-{live.call_id}")
+
+    async def _settled_anyway(self, live: LiveRecording) -> None:
+        """A transferred call whose Local channel is not optimised away never moves the
+        new agent's channel: after a while its customer's side is recorded all the same."""
+        await asyncio.sleep(_SETTLE_S)
+        current = self._active.get(live.call_id)
+        if current is None or current.recording_id != live.recording_id:
+            return
+        if current.home_bridge is None and current.consulting:
+            self._active[live.call_id] = replace(current, consulting=False)
+            if not current.paused:
+                await self._mute_customer(current, False)
+
+    async def _mute_customer(self, live: LiveRecording, muted: bool) -> None:
+        extra = {"call_id": live.call_id, "recording_id": live.recording_id}
+        try:
+            await self._ami.send_action(
+                "MixMonitorMute", mute_fields(live.channel, muted, "customer")
+            )
+        except (AmiError, AmiNotConnected, TimeoutError) as exc:
+            log.warning(
+                "customer's side not %s: %s", "muted" if muted else "unmuted", exc, extra=extra
+            )
+            return
+        # Away from the customer (a consultation, a transfer settling) or back.
+        log.info(
+            "the customer's side %s channel=%s",
+            "silent: the agent is not with the customer" if muted else "recorded again",
+            live.channel,
+            extra=extra,
+        )
+
     async def _finish(self, event: CallEnded, starting: list[asyncio.Task[None]]) -> None:
         if starting:
             await asyncio.wait(starting)
@@ -421,11 +502,17 @@ class LiveRecorder:
             raise NotOnThisCall(call_id)
         try:
             await self._ami.send_action("MixMonitorMute", mute_fields(live.channel, paused))
+            if not paused and live.consulting:
+                # Resumed during a consultation: the customer's side stays silent.
+                await self._ami.send_action(
+                    "MixMonitorMute", mute_fields(live.channel, True, "customer")
+                )
         except (AmiError, AmiNotConnected, TimeoutError) as exc:
             raise ControlFailed(str(exc)) from exc
+        current = self._active.get(call_id)
+        if current is not None and current.recording_id == live.recording_id:
+            self._active[call_id] = replace(current, paused=paused)
         live = replace(live, paused=paused)
-        if call_id in self._active:
-            self._active[call_id] = live
         # Who stopped the recording of part of a call is a compliance question.
         log.info(
             "recording %s by=%s",

@@ -54,6 +54,8 @@ def start_fields(channel: str, customer_leg: str, agent_leg: str) -> dict[str, s
     return {"Channel": channel, "File": "", "Options": f"r({agent_leg})t({customer_leg})"}
 
 
-def mute_fields(channel: str, muted: bool) -> dict[str, str]:
-    """``MixMonitorMute`` of both directions (pause or resume the recording)."""
-    return {"Channel": channel, "Direction": "both", "State": "1" if muted else "0"}
+def mute_fields(channel: str, muted: bool, side: str = "both") -> dict[str, str]:
+    """``MixMonitorMute`` of both directions (pause or resume the recording), or of
+    one side: ``"customer"`` (what the agent's phone is sent) or ``"agent"``."""
+    direction = {"both": "both", "customer": "write", "agent": "read"}[side]
+    return {"Channel": channel, "Direction": direction, "State": "1" if muted else "0"}

@@ -11,7 +11,7 @@ after. Events as Asterisk 22 sends them (tests/pbx/captures/*_transfer.ami).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from pbx.journal import endpoint_of
 
@@ -27,6 +27,10 @@ class BridgedChannel:
     # The call it belongs to (Asterisk's Linkedid, the journal's call id).
     call_id: str
     endpoint: str
+    bridge: str
+    # It entered in place of another channel (a Local channel optimised away): the
+    # same conversation, in another bridge.
+    swapped: bool = False
 
 
 class BridgedChannels:
@@ -47,14 +51,21 @@ class BridgedChannels:
             if endpoint is None or not uid:
                 # Local channels are not phones: the agent is on the far side of one.
                 return None
-            entered = BridgedChannel(uid, msg["Channel"], msg.get("Linkedid") or uid, endpoint)
+            entered = BridgedChannel(
+                uid,
+                msg["Channel"],
+                msg.get("Linkedid") or uid,
+                endpoint,
+                msg.get("BridgeUniqueid", ""),
+                swapped=bool(msg.get("SwapUniqueid")),
+            )
             self._by_uid[uid] = entered
             return entered
         if event == "Rename":
             known = self._by_uid.get(uid)
             new = msg.get("Newname")
             if known is not None and new:
-                self._by_uid[uid] = BridgedChannel(uid, new, known.call_id, known.endpoint)
+                self._by_uid[uid] = replace(known, channel=new)
             return None
         # BridgeLeave or Hangup. A channel moved to another bridge (a swap, a merge)
         # leaves first and enters the other right after, which adds it again.
@@ -64,6 +75,10 @@ class BridgedChannels:
     def bridged(self, call_id: str, endpoint: str) -> list[BridgedChannel]:
         """The channels of ``endpoint`` in a bridge in call ``call_id``."""
         return [c for c in self._by_uid.values() if c.call_id == call_id and c.endpoint == endpoint]
+
+    def bridge_of(self, channel: str) -> str | None:
+        """The bridge ``channel`` is in, if it is in one."""
+        return next((c.bridge for c in self._by_uid.values() if c.channel == channel), None)
 
     def clear(self) -> None:
         """Forget everything (AMI was lost: hang-ups may have gone unseen)."""

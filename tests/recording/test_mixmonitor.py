@@ -26,6 +26,12 @@ def test_pause_and_resume_mute_both_directions() -> None:
     assert mute_fields("PJSIP/1001-1", False)["State"] == "0"
 
 
+def test_the_customer_s_side_alone_is_what_the_agent_s_phone_is_sent() -> None:
+    # On the agent's channel the customer's voice is written to the phone (t()).
+    assert mute_fields("PJSIP/1001-1", True, "customer")["Direction"] == "write"
+    assert mute_fields("PJSIP/1001-1", True, "agent")["Direction"] == "read"
+
+
 @pytest.mark.parametrize("bad", ["/tmp/a,b", "/tmp/a(b)", "/tmp/a|b", "/tmp/$x", "rel/path"])
 def test_spool_paths_that_cannot_travel_in_options_are_refused(bad: str) -> None:
     with pytest.raises(UnsafeLegPath):

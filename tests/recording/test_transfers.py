@@ -194,22 +194,30 @@ def subscribe_stored(lab: Lab) -> tuple[asyncio.Queue[RecordingStored], Any]:
     return queue, lab.app[BUS].subscribe(RecordingStored, queue.put_nowait)
 
 
-async def sides(lab: Lab, recording_id: int) -> list[tuple[int, int]]:
-    """For each window where both sides are heard: the strongest of the known tones on
-    the left, and on the right."""
+HEARD, SILENT = 1000.0, 100.0
+
+
+async def tones_of(lab: Lab, recording_id: int) -> list[tuple[int | None, int | None]]:
+    """Per window, left and right: the strongest of the known tones, or None where
+    that side is silent (and 0 where it is neither clearly heard nor silent)."""
     key = await lab.pool.fetchval("SELECT storage_key FROM recordings WHERE id = $1", recording_id)
     async with lab.store.local_path(key) as path:
         left = windows(await asyncio.to_thread(channel_samples, path, 0))
         right = windows(await asyncio.to_thread(channel_samples, path, 1))
-    tones = {CUSTOMER_HZ, *AGENT_HZ.values()}
-    heard = []
-    for lw, rw in zip(left, right, strict=True):
-        if rms(lw) > 1000 and rms(rw) > 1000:
-            heard.append(
-                (max(tones, key=lambda hz: tone_power(lw, hz)),
-                 max(tones, key=lambda hz: tone_power(rw, hz)))
-            )  # fmt: skip
-    return heard
+    known = {CUSTOMER_HZ, *AGENT_HZ.values()}
+
+    def tone(window: Any) -> int | None:
+        level = rms(window)
+        if level < SILENT:
+            return None
+        return max(known, key=lambda hz: tone_power(window, hz)) if level > HEARD else 0
+
+    return [(tone(lw), tone(rw)) for lw, rw in zip(left, right, strict=True)]
+
+
+async def sides(lab: Lab, recording_id: int) -> list[tuple[int, int]]:
+    """The tones of the windows where both sides are heard."""
+    return [(left, right) for left, right in await tones_of(lab, recording_id) if left and right]
 
 
 def mostly(heard: list[tuple[int, int]], expected: tuple[int, int], seconds: float) -> None:
@@ -264,6 +272,10 @@ async def test_an_attended_transfer_records_the_second_agent_from_the_handover(l
         )
         await agent_channel(lab, "1202")
         assert len(await recordings_of(lab, call_id)) == 1, "the consultation is not a new one"
+        # They talk a while (MixMonitor writes in blocks of about 2 s).
+        leg = Path(first["agent_leg"])
+        consulted_at = leg_seconds(leg)
+        await until(lambda: leg_seconds(leg) >= consulted_at + 1.0, "the consultation")
         await ami.send_action("Hangup", {"Channel": transferer})
         second = await recorded(lab, call_id, 2)
         await stored(queue, call_id, 2)
@@ -271,10 +283,15 @@ async def test_an_attended_transfer_records_the_second_agent_from_the_handover(l
         unsubscribe()
     rows = await recordings_of(lab, call_id)
     assert [r["id"] for r in rows] == [first["id"], second["id"]]
-    # Before the consultation the first agent talked to the caller; after the
-    # handover the second agent does, the caller still on the left.
+    # Before the consultation the first agent talked to the caller; during it the
+    # colleague is never taken for the customer (that side is silent); after the
+    # handover the second agent talks to the caller, still on the left.
     before = (await sides(lab, first["id"]))[: int(1.0 / WINDOW_S)]
     mostly(before, (CUSTOMER_HZ, AGENT_HZ["1201"]), 0.8)
+    first_tones = await tones_of(lab, first["id"])
+    assert not [t for t in first_tones if t[0] == AGENT_HZ["1202"]], "colleague as customer"
+    consulting = [t for t in first_tones if t == (None, AGENT_HZ["1201"])]
+    assert len(consulting) * WINDOW_S >= 0.5, first_tones
     mostly(await sides(lab, second["id"]), (CUSTOMER_HZ, AGENT_HZ["1202"]), 3.0)
 
 

@@ -48,7 +48,9 @@ def test_at_an_attended_transfer_the_target_is_already_bridged_and_moves_to_the_
     assert target.channel == "PJSIP/1003-00000012"
     assert watch.bridged("1795599129.16", "1002") == [], "the transferer left"
     # Local channels are not phones; the target's swap into the caller's bridge is.
-    assert [e.channel for e in entered(watch, rest)] == ["PJSIP/1003-00000012"]
+    (moved,) = entered(watch, rest)
+    assert (moved.channel, moved.swapped) == ("PJSIP/1003-00000012", True)
+    assert moved.bridge != target.bridge
 
 
 def test_a_lost_ami_connection_forgets_every_bridge() -> None:
