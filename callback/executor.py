@@ -11,11 +11,14 @@ settle each attempt from Asterisk's word — also after a restart.
 - On answer, the dialplan asks ``callback-answered`` (FastAGI): the offer is accepted
   and the attempt recorded in one transaction, and only then is the visitor dialled.
   A crash cannot make a dial that the database does not know about.
-- The hang-up handler of the pair's first half (which dialled the visitor) reports
-  the attempt's result (UserEvent ``CallbackResult``) and keeps it in AstDB. A server
-  that was down when the call ended finds it there (:meth:`CallbackExecutor.recover`);
-  a call still up is left alone; a call Asterisk lost without a word (no entry, no
-  channel) counts as ``LOST``.
+- The attempt's result (UserEvent ``CallbackResult``, kept in AstDB too) comes from a
+  hang-up handler: the pair's first half's (which dialled the visitor) for a visitor
+  not reached; the visitor's own channel's (pushed on it before it was dialled) for
+  a conversation, when it ends. Once the visitor answers, the Local pair is optimised
+  away and the agent's phone and the trunk talk in one bridge. A server that was down
+  when the call ended finds the result in AstDB (:meth:`CallbackExecutor.recover`); a
+  call with any channel still up is left alone; a call Asterisk lost without a word
+  (no entry, no channel of the call) counts as ``LOST``.
 
 Every process sees every routing event; the process whose guarded claim of the offer
 succeeds is the one that rings.
@@ -140,8 +143,8 @@ class CallbackExecutor:
         label = f"Callback {claimed['name']}".strip()[:60] or "Callback"
         fields = {
             # A Local pair whose second half Dials the agent's phone (see the dialplan's
-            # callback-agent); /n keeps the pair, so results come at the call's end.
-            "Channel": f"Local/{endpoint}@callback-agent/n",
+            # callback-agent); optimised away once the visitor answers.
+            "Channel": f"Local/{endpoint}@callback-agent",
             "Context": "callback-dial",
             "Exten": "s",
             "Priority": "1",
@@ -291,29 +294,38 @@ class CallbackExecutor:
         ended while nobody listened."""
         if not self._ami.connected:
             return
+        calls_up: set[str] | None = None
         for attempt in await self._service.open_attempts():
-            await self._recover_attempt(attempt)
+            calls_up = await self._recover_attempt(attempt, calls_up)
         for request in await self._service.stale_calling(self._timers.offer_timeout_s * 2):
             if request["offer_id"] is not None and request["offer_state"] != "offered":
                 await self._service.offer_ended(request["interaction_id"], request["offer_id"])
 
-    async def _recover_attempt(self, attempt: Any) -> None:
+    async def _recover_attempt(self, attempt: Any, calls_up: set[str] | None) -> set[str] | None:
+        """Settle one attempt from AstDB, unless its call is still up. ``calls_up``: the
+        calls (Linkedids) with a channel up, listed once per pass, after the first
+        look in AstDB that found nothing (so never older than a later look)."""
         key = f"{attempt['request_id']}-{attempt['offer_id']}"
         try:
             result = await self._astdb(key)
             if result is None:
-                if await self._channel_alive(attempt["channel"]):
+                if calls_up is None:
+                    calls_up = await self._calls_up()
+                # Any channel of the call: the Local channel that dialled is optimised
+                # away once the visitor answers, their conversation goes on.
+                if attempt["call_id"] in calls_up:
                     log.info(
-                        "callback attempt still up request=%s channel=%s",
-                        attempt["request_id"], attempt["channel"],
+                        "callback attempt still up request=%s call_id=%s",
+                        attempt["request_id"], attempt["call_id"],
                     )  # fmt: skip
-                    return
+                    return calls_up
                 # The hang-up handler may have run between the two looks.
                 result = await self._astdb(key) or "LOST"
         except _AMI_ERRORS:
-            return
+            return calls_up
         log.info("callback attempt recovered request=%s result=%s", attempt["request_id"], result)
         await self._settle(attempt["request_id"], attempt["offer_id"], result)
+        return calls_up
 
     async def _astdb(self, key: str) -> str | None:
         try:
@@ -325,14 +337,11 @@ class CallbackExecutor:
                 return event.get("Val")
         return None
 
-    async def _channel_alive(self, channel: str) -> bool:
-        try:
-            await self._ami.send_action(
-                "Getvar", {"Channel": channel, "Variable": "CHANNEL(state)"}
-            )
-        except AmiError:
-            return False
-        return True
+    async def _calls_up(self) -> set[str]:
+        """The Linkedids of every channel up in Asterisk. Raises on AMI errors: a list
+        we could not read must not make a live call look lost."""
+        answer = await self._ami.send_action("CoreShowChannels")
+        return {e.get("Linkedid", "") for e in answer.events} - {""}
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)

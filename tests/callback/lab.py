@@ -118,13 +118,17 @@ class Lab:
                     conn, self.agent_ids[agent], "available" if available else "offline"
                 )
 
-    async def visitor(self, number: str, answer_mode: str = "manual") -> Softphone:
-        """The visitor's phone, started once per number."""
+    async def visitor(
+        self, number: str, answer_mode: str = "manual", audio_in: Path | None = None
+    ) -> Softphone:
+        """The visitor's phone, started once per number (``audio_in``: what it sends,
+        by default the softphones' tone)."""
         if number not in self.visitors:
             phone = self.carrier.visitor_phone(
                 self.workdir / f"visitor-{number}",
                 number,
                 answer_mode=answer_mode,  # type: ignore[arg-type]
+                audio_in=audio_in,
             )
             await phone.start()
             self.visitors[number] = phone
@@ -202,6 +206,10 @@ def lab_config(
     callback: dict[str, Any] | None = None,
 ) -> Any:
     settings = asterisk.settings
+    # Calls are recorded: MixMonitor writes the legs where Asterisk (in its root) and the
+    # server both see them (the instance directory is bind-mounted at its own path).
+    spool = asterisk.instance_dir / "shared" / "spool"
+    spool.mkdir(parents=True, exist_ok=True)
     return make_config(
         db_dsn,
         data_dir,
@@ -217,6 +225,7 @@ def lab_config(
     ).replace(
         agi={"port": agi_port},
         database={"pool_max": 10},
+        recording={"spool_dir": str(spool)},
         callback={
             "sites": [
                 {

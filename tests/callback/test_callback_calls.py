@@ -19,11 +19,16 @@ import pytest
 
 from crm_connectors.keys import CUSTOMERS
 from ivr.queue import VoiceQueue
+from recording.storage import LocalDirectoryStore
 from tests.harness.carrier import COMPANY_CALLER_ID
+from tests.harness.softphone import tone_wav
+from tests.recording.tones import WINDOW_S, channel_samples, rms, tone_power, windows
 
 from .lab import HOURS_SITE, PHONELESS, VISITORS, Lab, running_lab
 
 BERLIN = ZoneInfo("Europe/Berlin")
+# The agents' softphones send their default tone (500 Hz); the first visitor this one.
+AGENT_HZ, VISITOR_HZ = 500, 1000
 
 pytestmark = pytest.mark.asterisk
 
@@ -45,7 +50,9 @@ async def quiet(lab: Lab) -> AsyncIterator[None]:
 
 async def test_the_agent_rings_first_then_the_visitor_and_both_are_bridged(lab: Lab) -> None:
     agent = lab.agents["201"]
-    visitor = await lab.visitor(VISITORS[0])
+    # The visitor sends another tone than the agent's phone: the recording tells them apart.
+    tone = tone_wav(lab.workdir / "visitor-tone.wav", seconds=120, frequency=VISITOR_HZ)
+    visitor = await lab.visitor(VISITORS[0], audio_in=tone)
     await lab.set_available("201")
     async with lab.operator_socket("201") as page:
         status, body = await lab.post(
@@ -79,23 +86,16 @@ async def test_the_agent_rings_first_then_the_visitor_and_both_are_bridged(lab: 
     await visitor.accept()
     await visitor.wait_for("CALL_ESTABLISHED", timeout_s=10)
 
-    # The agent and the visitor are connected: the agent's phone is bridged with one
-    # half of the callback's Local pair, the trunk with the other.
-    def entered(prefix: str):
-        return lambda e: e.get("Event") == "BridgeEnter" and e.get("Channel", "").startswith(prefix)
-
-    agent_bridge = (await lab.ami.wait_event(entered("PJSIP/201-"), timeout_s=10))["BridgeUniqueid"]
-    trunk_bridge = (await lab.ami.wait_event(entered("PJSIP/trunk-"), timeout_s=10))[
-        "BridgeUniqueid"
-    ]
-    members = {
-        e["Channel"]: e["BridgeUniqueid"]
-        for e in lab.ami.events
-        if e.get("Event") == "BridgeEnter" and e["BridgeUniqueid"] in (agent_bridge, trunk_bridge)
-    }
-    pair = [c for c in members if c.startswith("Local/201@callback-agent-")]
-    assert len(pair) == 2 and pair[0][:-2] == pair[1][:-2], members
-    assert {members[c] for c in pair} == {agent_bridge, trunk_bridge}
+    # The agent and the visitor talk in one bridge, the agent's phone and the trunk
+    # alone in it at the same time: the Local pair that rang the agent and dialled the
+    # visitor was optimised away once the visitor answered.
+    agent_channel, trunk_channel, bridge = await one_bridge(lab, "PJSIP/201-", "PJSIP/trunk-")
+    assert await bridge_members(lab, bridge) == {agent_channel, trunk_channel}
+    # Until the end of the conversation the attempt is open: no result yet.
+    await asyncio.sleep(1.5)
+    assert (await lab.request(request_id))["status"] == "calling"
+    (attempt,) = await lab.attempts(request_id)
+    assert attempt["result"] is None
 
     await visitor.hangup()
     done = await lab.status_is(request_id, "completed")
@@ -128,6 +128,68 @@ async def test_the_agent_rings_first_then_the_visitor_and_both_are_bridged(lab: 
             )
 
     assert await lab.until(journal, "the journal's outcome") == "callback_answered"
+
+    # The conversation is recorded, the visitor on the left (customer) and the agent on
+    # the right, each on their own side.
+    async def stored() -> object:
+        async with lab.pool.acquire() as conn:
+            return await conn.fetchrow(
+                "SELECT * FROM recordings WHERE call_id = $1 AND state <> 'raw'",
+                attempt["call_id"],
+            )
+
+    recording = await lab.until(stored, "the call's recording stored")
+    assert recording["state"] == "converted", recording["failure_reason"]
+    audio = lab.workdir / "callback.ogg"
+    store = LocalDirectoryStore(lab.workdir / "data" / "recordings")
+    chunks = [chunk async for chunk in store.read_range(recording["storage_key"])]
+    audio.write_bytes(b"".join(chunks))
+    left, right = (windows(channel_samples(audio, c)) for c in (0, 1))
+    heard = [i for i in range(len(left)) if rms(left[i]) > 1000 and rms(right[i]) > 1000]
+    assert len(heard) * WINDOW_S > 1.0, recording["duration_s"]
+    for i in heard:
+        assert tone_power(left[i], VISITOR_HZ) > 5 * tone_power(left[i], AGENT_HZ), i
+        assert tone_power(right[i], AGENT_HZ) > 5 * tone_power(right[i], VISITOR_HZ), i
+
+
+async def one_bridge(lab: Lab, *prefixes: str) -> tuple[str, ...]:
+    """The channels (one per name prefix) found in one bridge together, and that bridge,
+    as the AMI's BridgeEnter, BridgeLeave and Hangup events tell it."""
+
+    def together() -> tuple[str, ...] | None:
+        where: dict[str, str] = {}
+        for e in lab.ami.events:
+            name, channel = e.get("Event"), e.get("Channel", "")
+            if name == "BridgeEnter":
+                where[channel] = e["BridgeUniqueid"]
+            elif name in ("BridgeLeave", "Hangup"):
+                where.pop(channel, None)
+        found = [[c for c in where if c.startswith(p)] for p in prefixes]
+        if all(len(f) == 1 for f in found):
+            channels = [f[0] for f in found]
+            if len({where[c] for c in channels}) == 1:
+                return (*channels, where[channels[0]])
+        return None
+
+    async def check() -> tuple[str, ...] | None:
+        return together()
+
+    return await lab.until(check, f"{prefixes} in one bridge", timeout_s=10)
+
+
+async def bridge_members(lab: Lab, bridge: str) -> set[str]:
+    """The channels in ``bridge`` now, in Asterisk's own words (AMI BridgeInfo)."""
+    response = await lab.ami.send({"Action": "BridgeInfo", "BridgeUniqueid": bridge})
+    assert response.get("Response") == "Success", response
+    action = response["ActionID"]
+    await lab.ami.wait_event(
+        lambda e: e.get("Event") == "BridgeInfoComplete" and e.get("ActionID") == action
+    )
+    return {
+        e["Channel"]
+        for e in lab.ami.events
+        if e.get("Event") == "BridgeInfoChannel" and e.get("ActionID") == action
+    }
 
 
 async def test_an_agent_who_does_not_answer_passes_the_callback_to_the_next(lab: Lab) -> None:
