@@ -56,6 +56,7 @@ def _details_json(details: RecordingDetails) -> dict[str, Any]:
             "id": details.call_row_id,
             "call_id": rec.call_id,
             "started_at": _iso(rec.call_started_at),
+            "recording_ids": list(details.call_recording_ids),
         },
         "department_id": rec.department_id,
         "customer_id": rec.customer_id,

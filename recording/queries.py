@@ -43,6 +43,9 @@ class RecordingDetails:
     recording: Recording
     call_row_id: int | None
     transcript: Transcript | None
+    # The call's recordings, this one among them: a call transferred between agents
+    # has one per agent.
+    call_recording_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,13 @@ class RecordingQueries:
         async with self._pool.acquire() as conn:
             view = await self._visible(conn, recording_id, scope)
             transcript = await repository.get_transcript(conn, recording_id)
-        return RecordingDetails(view.recording, view.call_row_id, transcript)
+            rec = view.recording
+            siblings = (
+                await repository.recordings_of_call(conn, rec.call_id, rec.call_started_at)
+                if rec.call_id is not None and rec.call_started_at is not None
+                else [rec.id]
+            )
+        return RecordingDetails(rec, view.call_row_id, transcript, tuple(siblings))
 
     async def audio(self, recording_id: int, scope: Scope) -> Audio:
         async with self._pool.acquire() as conn:

@@ -435,6 +435,19 @@ async def get_with_call(conn: asyncpg.Connection, recording_id: int) -> CallView
     return CallView(Recording(**data), call_row_id, None if endpoints is None else tuple(endpoints))
 
 
+async def recordings_of_call(
+    conn: asyncpg.Connection, call_id: str, call_started_at: datetime
+) -> list[int]:
+    """Every recording of one call (one per agent of a transferred call), oldest first."""
+    rows = await conn.fetch(
+        """SELECT id FROM recordings
+           WHERE call_id = $1 AND call_started_at = $2 AND state <> 'deleted' ORDER BY id""",
+        call_id,
+        call_started_at,
+    )
+    return [r["id"] for r in rows]
+
+
 async def link_pending(conn: asyncpg.Connection, now: datetime) -> list[Linked]:
     """Link every stored recording whose journal row exists now, and claim each link.
 

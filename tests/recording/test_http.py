@@ -148,6 +148,7 @@ async def test_an_operator_sees_the_recording_of_their_own_call_with_its_transcr
     assert body["id"] == stored.oleg_call and body["state"] == "converted"
     assert body["call"]["call_id"] == "1700000300.1" and body["call"]["id"] is not None
     assert body["call"]["started_at"] == (T0 + timedelta(minutes=1)).isoformat()
+    assert body["call"]["recording_ids"] == [stored.oleg_call]
     assert body["format"] == "ogg" and body["duration_s"] == pytest.approx(3.0)
     assert body["audio_url"] == f"/api/v1/recordings/{stored.oleg_call}/audio"
     transcript = body["transcription"]

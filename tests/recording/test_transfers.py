@@ -23,7 +23,9 @@ from aiohttp.test_utils import TestClient
 
 from asterisk_conf.instance import AsteriskInstance
 from asterisk_conf.render import SipAccount
+from recording.access import Scope
 from recording.events import RecordingLinked, RecordingStored
+from recording.http import QUERIES
 from recording.storage import LocalDirectoryStore
 from server.keys import AMI, BUS, PHONES, POOL
 from tests.app_helpers import create_user, make_config, start_client
@@ -92,10 +94,9 @@ async def lab(db_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> AsyncIte
         recording={"spool_dir": str(shared / "spool"), "policy": {"internal": {"record": False}}},
         workspace={"dial_template": "PJSIP/{digits}"},
     )
-    # AMI Atxfer types the target's digits into the transfer feature, which stops at
-    # the first extension that matches. [agents] matches any name at once (its pattern
-    # ends in "!": "1202" is cut to "12"), so the consultation goes through a context
-    # where only the whole name matches.
+    # AMI Atxfer types the target's digits into the transfer feature, which dials once
+    # no longer extension can match. [agents] matches names of any length, so it
+    # would wait out transferdigittimeout for more; here only the whole name matches.
     with (asterisk.etc_dir / "extensions.conf").open("a") as dialplan:
         dialplan.write(
             "\n[test-consult]\n" + "".join(f"exten => {n},1,Goto(agents,{n},1)\n" for n in AGENT_HZ)
@@ -252,6 +253,8 @@ async def test_a_blind_transfer_records_the_second_agent_with_the_customer_on_th
     assert rows[0]["call_started_at"] == rows[1]["call_started_at"]
     call = await lab.pool.fetchrow("SELECT * FROM calls WHERE call_id = $1", call_id)
     assert call["recording_id"] == first["id"], "the journal names the call's first"
+    details = await lab.app[QUERIES].details(first["id"], Scope(everything=True))
+    assert details.call_recording_ids == (first["id"], second["id"]), "and leads to the rest"
     mostly(await sides(lab, first["id"]), (CUSTOMER_HZ, AGENT_HZ["1201"]), 1.0)
     mostly(await sides(lab, second["id"]), (CUSTOMER_HZ, AGENT_HZ["1202"]), 3.0)
     # Together they hold the talk, less the moment the second phone took to answer.
