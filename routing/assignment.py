@@ -140,10 +140,12 @@ class Assigner:
                 len(page) < self._config.page_size
                 or len(assignments) >= self._config.batch_size
                 or scanned >= self._config.scan_limit
-                or matcher.exhausted
             ):
                 break
-            # Further back, only what some agent with room could take.
+            # Further back, only what some agent with the room left could take.
+            department_ids, channels = matcher.reachable()
+            if not department_ids:
+                break
             page = await repository.waiting_page(
                 conn,
                 sorted(department_ids),

@@ -219,12 +219,11 @@ class _Pool:
         fresh = [a for a in eligible if a.id not in item.declined_by]
         return fresh or eligible
 
-    def any_room(self) -> bool:
-        return any(
-            self._has_room_in(a, d)
-            for a in self._agents.values()
-            for d in a.departments
-            if d in self._departments
+    def reachable(self) -> tuple[set[int], set[Channel]]:
+        return _reach(
+            ((a.room, a.overrides, a.departments) for a in self._agents.values()),
+            self._departments,
+            self._costs,
         )
 
     def take(self, agent: _Agent, cost: int) -> None:
@@ -298,10 +297,10 @@ class Matcher:
         self._now = now
         self._hopeless: set[tuple[int, str, tuple[tuple[str, int], ...]]] = set()
 
-    @property
-    def exhausted(self) -> bool:
-        """No agent has room for anything any more."""
-        return not self._pool.any_room()
+    def reachable(self) -> tuple[set[int], set[Channel]]:
+        """The departments and channels some agent has room for now, after what was
+        matched so far: what is worth reading further back in the queue."""
+        return self._pool.reachable()
 
     def match(self, waiting: Iterable[WaitingInteraction]) -> list[Assignment]:
         assignments: list[Assignment] = []
@@ -352,17 +351,27 @@ def reachable(
     agents: Iterable[FreeAgent], departments: Mapping[int, DepartmentSettings]
 ) -> tuple[set[int], set[Channel]]:
     """The departments and channels some agent has room for: what is worth reading."""
+    return _reach(
+        ((room(a.capacity, a.load), _overrides_key(a.costs), a.departments) for a in agents),
+        departments,
+        _CostTables(departments),
+    )
+
+
+def _reach(
+    rooms: Iterable[tuple[int, tuple[tuple[str, int], ...], frozenset[int]]],
+    departments: Mapping[int, DepartmentSettings],
+    tables: _CostTables,
+) -> tuple[set[int], set[Channel]]:
+    """(room, cost overrides, departments) of each agent → reachable departments, channels."""
     # The most room per department and set of cost overrides, then the channels it fits.
     most: dict[tuple[int, tuple[tuple[str, int], ...]], int] = {}
-    for agent in agents:
-        free = room(agent.capacity, agent.load)
-        overrides = _overrides_key(agent.costs)
-        for department_id in agent.departments:
+    for free, overrides, agent_departments in rooms:
+        for department_id in agent_departments:
             if department_id in departments:
                 key = (department_id, overrides)
                 if free > most.get(key, 0):
                     most[key] = free
-    tables = _CostTables(departments)
     department_ids: set[int] = set()
     channels: set[Channel] = set()
     for (department_id, overrides), free in most.items():

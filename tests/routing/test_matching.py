@@ -169,6 +169,19 @@ def test_reachable_departments_and_channels_cover_every_possible_assignment(scen
         assert item.channel in channels
 
 
+@settings(max_examples=60, deadline=None)
+@given(scenarios())
+def test_what_is_reachable_after_a_page_covers_every_assignment_further_back(scenario) -> None:
+    departments, agents, items = scenario
+    matcher = Matcher(agents, departments, NOW, random.Random(3))
+    matcher.match(items[:5])
+    department_ids, channels = matcher.reachable()
+    item_of = {i.interaction_id: i for i in items}
+    for a in matcher.match(items[5:]):
+        assert item_of[a.interaction_id].department_id in department_ids
+        assert item_of[a.interaction_id].channel in channels
+
+
 # --- strategies ----------------------------------------------------------------------------
 
 
