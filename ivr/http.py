@@ -143,11 +143,11 @@ async def _calls_seen(request: web.Request) -> CallScope:
 @requires_role("supervisor")
 async def list_voicemails(request: web.Request) -> web.Response:
     scope = await _calls_seen(request)
-    rows = [
-        r
-        for r in await request.app[IVR].voicemail.list()
-        if scope.sees_call(None, r["department_id"])
-    ]
+    # Filtered in the query, so that a supervisor gets the newest of their departments'
+    # messages, not what is left of everyone's newest.
+    rows = await request.app[IVR].voicemail.list(
+        departments=None if scope.everything else scope.departments
+    )
     return web.json_response(
         {
             "voicemails": [

@@ -171,12 +171,18 @@ async def mark_notified(
     )
 
 
-async def list_voicemails(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+async def list_voicemails(
+    conn: asyncpg.Connection, limit: int, departments: Sequence[int] | None = None
+) -> list[asyncpg.Record]:
+    """The newest ``limit`` messages, of ``departments`` only when given (None: all)."""
     return await conn.fetch(
         """SELECT id, call_id, number, caller_number, customer_id, department_id, path,
                   duration_s, recorded_at, notified_at, notify_error
-           FROM voicemails ORDER BY recorded_at DESC, id DESC LIMIT $1""",
+           FROM voicemails
+           WHERE $2::bigint[] IS NULL OR department_id = ANY($2::bigint[])
+           ORDER BY recorded_at DESC, id DESC LIMIT $1""",
         limit,
+        None if departments is None else list(departments),
     )
 
 

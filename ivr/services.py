@@ -8,7 +8,7 @@ import logging
 import re
 import secrets
 import shutil
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -324,9 +324,14 @@ class VoicemailService:
         )
         return voicemail_id
 
-    async def list(self, limit: int = 100) -> list[asyncpg.Record]:
+    async def list(
+        self, limit: int = 100, departments: Collection[int] | None = None
+    ) -> list[asyncpg.Record]:
+        """The newest messages, of ``departments`` only when given (None: every one)."""
         async with self._pool.acquire() as conn:
-            return await repository.list_voicemails(conn, limit)
+            return await repository.list_voicemails(
+                conn, limit, None if departments is None else sorted(departments)
+            )
 
     async def get(self, voicemail_id: int) -> asyncpg.Record | None:
         async with self._pool.acquire() as conn:

@@ -69,3 +69,53 @@ async def test_a_supervisor_lists_and_plays_the_voicemail_of_their_departments_o
         assert await seen("ada") == set(messages.values())
     finally:
         await client.close()
+
+
+async def test_a_supervisors_list_is_not_crowded_out_by_other_departments(
+    db_dsn: str, tmp_path: Path
+) -> None:
+    """The list is the newest 100 of the supervisor's departments, not their share of
+    everyone's newest 100."""
+    vera = (await create_user(db_dsn, "vera", "supervisor")).id
+    client = await start_client(make_config(db_dsn, tmp_path / "data"))
+    try:
+        app = client.server.app
+        async with app[POOL].acquire() as conn:
+            sales = (
+                await app[ROUTING].admin.create_department(
+                    conn, "sales-2", DepartmentSettings(), supervisor_ids=[vera]
+                )
+            ).department.id
+            support = (
+                await app[ROUTING].admin.create_department(conn, "support-2", DepartmentSettings())
+            ).department.id
+            audio = str(silence(tmp_path / "m.wav"))
+            old = await conn.fetchval(
+                """INSERT INTO voicemails (call_id, number, caller_number, department_id,
+                       path, duration_s, recorded_at)
+                   VALUES ('1700000900.old', '500', '79161234567', $1, $2, 0.1, $3)
+                   RETURNING id""",
+                sales,
+                audio,
+                datetime(2026, 1, 5, 12, 0, tzinfo=UTC),
+            )
+            await conn.executemany(
+                """INSERT INTO voicemails (call_id, number, caller_number, department_id,
+                       path, duration_s, recorded_at)
+                   VALUES ($1, '500', '79161234567', $2, $3, 0.1, $4)""",
+                [
+                    (
+                        f"1700001000.{i}",
+                        support,
+                        audio,
+                        datetime(2026, 1, 6, 12, i % 60, tzinfo=UTC),
+                    )
+                    for i in range(120)
+                ],
+            )
+        await login(client, "vera")
+        listed = await client.get("/api/v1/ivr/voicemails")
+        assert listed.status == 200
+        assert [v["id"] for v in (await listed.json())["voicemails"]] == [old]
+    finally:
+        await client.close()
