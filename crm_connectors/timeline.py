@@ -50,6 +50,12 @@ _NOUN = {
     "email": "E-mail",
 }
 
+# Channels whose feature writes the contact's entry itself, with more than the queue
+# knows — the voice path one entry per call (outcome, IVR path, wait, the agent who
+# answered), callbacks theirs per request and attempt — so the queue's steps of those
+# interactions would only repeat it.
+CONTACT_WRITES_ITS_OWN_ENTRY = frozenset({"voice", "callback"})
+
 Subscribe = Callable[[type, Callable[[Any], Any]], Any]
 
 
@@ -111,6 +117,8 @@ class TimelineWriter:
         return [subscribe(event_type, self.on_event) for event_type in self.EVENTS]
 
     async def on_event(self, event: Any) -> None:
+        if event.channel in CONTACT_WRITES_ITS_OWN_ENTRY:
+            return
         described = describe(event)
         if described is None:
             return

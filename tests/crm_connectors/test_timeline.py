@@ -21,22 +21,41 @@ async def test_an_interaction_leaves_queued_taken_and_completed_entries(
         customer = await store.resolve_customer(conn, "phone", "+79123456789")
     writer = TimelineWriter(db_pool, store)
     events = [
-        InteractionQueued(41, "voice", customer.id, 3, 0, START),
-        OfferMade(7, 41, 5, "voice", customer.id, 3, "queue", START, START),
-        OfferAccepted(7, 41, 5, "voice", customer.id, START),
-        InteractionCompleted(41, "voice", customer.id, 5, START),
+        InteractionQueued(41, "webchat", customer.id, 3, 0, START),
+        OfferMade(7, 41, 5, "webchat", customer.id, 3, "queue", START, START),
+        OfferAccepted(7, 41, 5, "webchat", customer.id, START),
+        InteractionCompleted(41, "webchat", customer.id, 5, START),
     ]
     for event in events + events:  # a second process sees the same events
         await writer.on_event(event)
     async with db_pool.acquire() as conn:
         entries = await store.timeline(conn, customer.id)
     assert sorted(e.summary for e in entries) == [
-        "Call completed",
-        "Call queued",
-        "Call taken by agent 5",
+        "Web chat completed",
+        "Web chat queued",
+        "Web chat taken by agent 5",
     ]
-    assert {e.kind for e in entries} == {"call"}
+    assert {e.kind for e in entries} == {"chat"}
     assert {e.data["interaction_id"] for e in entries} == {41}
+
+
+async def test_calls_and_callbacks_get_no_queue_steps_their_features_write_the_contact(
+    db_pool: asyncpg.Pool, store: CustomerStore
+) -> None:
+    """One entry per call (the voice path's) and per callback (callback's), not the
+    queue's steps beside it."""
+    async with db_pool.acquire() as conn:
+        customer = await store.resolve_customer(conn, "phone", "+79123456781")
+    writer = TimelineWriter(db_pool, store)
+    for channel, interaction_id in (("voice", 51), ("callback", 52)):
+        for event in (
+            InteractionQueued(interaction_id, channel, customer.id, 3, 0, START),
+            OfferAccepted(8, interaction_id, 5, channel, customer.id, START),
+            InteractionCompleted(interaction_id, channel, customer.id, 5, START),
+        ):
+            await writer.on_event(event)
+    async with db_pool.acquire() as conn:
+        assert await store.timeline(conn, customer.id) == []
 
 
 @dataclass(frozen=True)
