@@ -190,6 +190,7 @@ def provision(cache_dir: Path = DEFAULT_CACHE_DIR, *, refresh: bool = False) -> 
         fcntl.flock(lock, fcntl.LOCK_EX)
         existing = _read_marker(cache_dir)
         if existing is not None and not refresh:
+            _bring_up_to_date(cache_dir)
             return existing
         _remove_stale_builds(cache_dir)
         building = cache_dir.with_name(f".{cache_dir.name}.building-{os.getpid()}")
@@ -289,12 +290,7 @@ def _build(root: Path) -> ProvisionedAsterisk:
     )
     if modules_dir is None:
         raise ProvisioningError(f"asterisk installed in {root} but its modules were not found")
-    sounds = root / DATA_DIR.relative_to("/") / "sounds"
-    # Debian names the Russian prompts' directory after the voice; language "ru" looks
-    # for sounds/ru.
-    if (sounds / "ru_RU_f_IvrvoiceRU").is_dir() and not (sounds / "ru").exists():
-        (sounds / "ru").symlink_to("ru_RU_f_IvrvoiceRU")
-    relative_sound_links(root, sounds)
+    _arrange_sounds(root)
     installed = ProvisionedAsterisk(root, version, modules_dir, DATA_DIR)
     _write(
         root / MARKER_NAME,
@@ -310,6 +306,59 @@ def _build(root: Path) -> ProvisionedAsterisk:
         ),
     )
     return installed
+
+
+def _bring_up_to_date(root: Path) -> None:
+    """A root cached by an older checkout gets what this one needs: the packages added
+    to :data:`PACKAGES` since (installed in place: additive, so instances running from
+    the root are not disturbed) and the sound links as they are arranged now. A fresh
+    clone on a machine with an old cache would otherwise run with missing prompts."""
+    if os.geteuid() != 0:
+        return  # chroot needs root; such a user cannot have provisioned it either
+    missing = missing_packages(_installed_packages(root))
+    if missing:
+        log.info("asterisk root lacks packages; installing", extra={"packages": missing})
+        env = "DEBIAN_FRONTEND=noninteractive"
+        apt = " ".join(("apt-get", *_APT_OPTIONS))
+        script = (
+            f"mount -t proc proc {root}/proc && "
+            f"chroot {root} env {env} {apt} update && "
+            f"chroot {root} env {env} {apt} install -y --no-install-recommends "
+            f"{' '.join(missing)} && "
+            f"chroot {root} apt-get clean"
+        )
+        _run(["unshare", "-m", "--propagation", "private", "sh", "-c", script], "apt-get install")
+    _arrange_sounds(root)
+
+
+def _installed_packages(root: Path) -> str:
+    # dpkg-query exits 1 when it knows of a package nobody installed: read stdout anyway.
+    result = subprocess.run(
+        ["chroot", str(root), "dpkg-query", "-W", "-f", "${Package} ${db:Status-Abbrev}\n",
+         *PACKAGES],
+        capture_output=True, text=True, errors="replace",
+    )  # fmt: skip
+    return result.stdout
+
+
+def missing_packages(dpkg_query_output: str) -> list[str]:
+    """Which of :data:`PACKAGES` ``dpkg-query -W -f '${Package} ${db:Status-Abbrev}\\n'``
+    does not report as installed (``ii``)."""
+    installed = set()
+    for line in dpkg_query_output.splitlines():
+        fields = line.split()
+        if len(fields) >= 2 and fields[1].startswith("ii"):
+            installed.add(fields[0])
+    return [package for package in PACKAGES if package not in installed]
+
+
+def _arrange_sounds(root: Path) -> None:
+    sounds = root / DATA_DIR.relative_to("/") / "sounds"
+    # Debian names the Russian prompts' directory after the voice; language "ru" looks
+    # for sounds/ru.
+    if (sounds / "ru_RU_f_IvrvoiceRU").is_dir() and not (sounds / "ru").exists():
+        (sounds / "ru").symlink_to("ru_RU_f_IvrvoiceRU")
+    relative_sound_links(root, sounds)
 
 
 def relative_sound_links(root: Path, sounds: Path) -> None:

@@ -13,10 +13,12 @@ import pytest
 from asterisk_conf.instance import launch_argv
 from asterisk_conf.provision import (
     DEFAULT_MIRROR,
+    PACKAGES,
     ProvisionedAsterisk,
     SystemAsterisk,
     debian_mirror,
     major_version,
+    missing_packages,
     relative_sound_links,
     version_changed_warning,
 )
@@ -373,3 +375,15 @@ def test_sound_links_through_alternatives_become_relative(tmp_path: Path) -> Non
     relative_sound_links(tmp_path, sounds)
     assert os.readlink(sounds / "en") == "en_US_f_Allison"
     assert os.readlink(sounds / "recordings") == "/var/lib/asterisk/sounds/custom"
+
+
+def test_a_cached_root_is_told_which_packages_it_lacks() -> None:
+    """A root cached by an older checkout is topped up with what PACKAGES has gained;
+    dpkg-query's lines say what is installed (``ii``), half-installed or unknown."""
+    everything = "".join(f"{p} ii \n" for p in PACKAGES)
+    assert missing_packages(everything) == []
+    older = "asterisk ii \nasterisk-core-sounds-en-gsm ii \nasterisk-moh-opsound-gsm iU \n"
+    assert missing_packages(older) == [
+        p for p in PACKAGES if p not in ("asterisk", "asterisk-core-sounds-en-gsm")
+    ]
+    assert missing_packages("") == list(PACKAGES)
