@@ -273,15 +273,7 @@ def _build(root: Path) -> ProvisionedAsterisk:
         "path-exclude=/usr/share/doc/*\npath-exclude=/usr/share/man/*\n"
         "path-exclude=/usr/share/info/*\n",
     )
-    env = "DEBIAN_FRONTEND=noninteractive"
-    apt = " ".join(("apt-get", *_APT_OPTIONS))
-    script = (
-        f"mount -t proc proc {root}/proc && "
-        f"chroot {root} env {env} {apt} update && "
-        f"chroot {root} env {env} {apt} install -y --no-install-recommends {' '.join(PACKAGES)} && "
-        f"chroot {root} apt-get clean"
-    )
-    _run(["unshare", "-m", "--propagation", "private", "sh", "-c", script], "apt-get install")
+    _apt_install(root, PACKAGES)
     version = _run(
         ["chroot", str(root), "dpkg-query", "-W", "-f", "${Version}", "asterisk"], "dpkg-query"
     ).strip()
@@ -318,17 +310,21 @@ def _bring_up_to_date(root: Path) -> None:
     missing = missing_packages(_installed_packages(root))
     if missing:
         log.info("asterisk root lacks packages; installing", extra={"packages": missing})
-        env = "DEBIAN_FRONTEND=noninteractive"
-        apt = " ".join(("apt-get", *_APT_OPTIONS))
-        script = (
-            f"mount -t proc proc {root}/proc && "
-            f"chroot {root} env {env} {apt} update && "
-            f"chroot {root} env {env} {apt} install -y --no-install-recommends "
-            f"{' '.join(missing)} && "
-            f"chroot {root} apt-get clean"
-        )
-        _run(["unshare", "-m", "--propagation", "private", "sh", "-c", script], "apt-get install")
+        _apt_install(root, missing)
     _arrange_sounds(root)
+
+
+def _apt_install(root: Path, packages: Iterable[str]) -> None:
+    # /proc mounted in a private mount namespace: gone with it, even if killed halfway.
+    env = "DEBIAN_FRONTEND=noninteractive"
+    apt = " ".join(("apt-get", *_APT_OPTIONS))
+    script = (
+        f"mount -t proc proc {root}/proc && "
+        f"chroot {root} env {env} {apt} update && "
+        f"chroot {root} env {env} {apt} install -y --no-install-recommends {' '.join(packages)} && "
+        f"chroot {root} apt-get clean"
+    )
+    _run(["unshare", "-m", "--propagation", "private", "sh", "-c", script], "apt-get install")
 
 
 def _installed_packages(root: Path) -> str:
