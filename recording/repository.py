@@ -292,7 +292,10 @@ async def claim_transcriptions(
     """Take up to ``limit`` queued transcriptions (and any whose worker's lease ran out).
 
     Two workers never take the same one (SKIP LOCKED); the lease grows with the
-    recording's length, so only a worker that is gone loses its claim.
+    recording's length, so only a worker that is gone loses its claim. SKIP LOCKED
+    also passes over a queued row that any other transaction holds for a moment (an
+    UPDATE of its legs or its link): fewer than ``limit`` does not mean the queue is
+    empty (``count_transcription_backlog`` says that).
     """
     rows = await conn.fetch(
         f"""UPDATE recordings SET transcription_state = 'running',

@@ -48,6 +48,10 @@ TRANSCRIPTION_CHANNEL = "recording_transcription"
 _LEASE_BASE_S = 600.0
 _LEASE_PER_AUDIO_S = 2.0
 _RETENTION_BATCH = 200
+# A queued recording that a claim passed over because some transaction held its row
+# is looked for again this soon, then less and less often (see run_pending).
+_HELD_RETRY_S = 0.05
+_HELD_RETRY_MAX_S = 1.0
 
 Clock = Callable[[], datetime]
 Publish = Callable[[object], None]
@@ -356,6 +360,14 @@ class TranscriptionService:
         As many recordings are in flight as there are workers. Each one is committed
         as it finishes, so an interrupted run loses nothing: its claims are given back
         and the next run carries on from there.
+
+        The queue is empty when the table says so, not when a claim comes back short.
+        The claim skips every row some transaction holds (SKIP LOCKED), not only those
+        another worker is taking: the process that queued a recording updates its row
+        again right after the commit whose NOTIFY woke this run (legs removed; the
+        linker links it). That NOTIFY comes once; were the skipped recording taken for
+        someone else's, it would wait for the next poll. So a short claim is followed
+        by a look at the backlog, and what is still queued is claimed again shortly.
         """
         began = monotonic()
         total = await self.backlog()
@@ -363,19 +375,37 @@ class TranscriptionService:
         failed: list[int] = []
         in_flight: dict[asyncio.Task[TranscriptionOutcome], int] = {}
         exhausted = False
+        retry_s = _HELD_RETRY_S
         try:
             while True:
                 room = self._transcriber.workers - len(in_flight)
                 if limit is not None:
                     room = min(room, limit - len(done) - len(failed) - len(in_flight))
+                held_retry_s: float | None = None
                 if room > 0 and not exhausted:
                     claimed = await self._claim(room)
-                    exhausted = len(claimed) < room
                     for rec in claimed:
                         in_flight[asyncio.create_task(self.transcribe_one(rec))] = rec.id
+                    if claimed:
+                        retry_s = _HELD_RETRY_S
+                    if len(claimed) < room:
+                        # Queued but not claimed: held by a transaction (or queued
+                        # since the claim). Claimed by another worker, it is not queued.
+                        if await self.backlog() == 0:
+                            exhausted = True
+                        else:
+                            held_retry_s = retry_s
+                            retry_s = min(retry_s * 2, _HELD_RETRY_MAX_S)
                 if not in_flight:
-                    break
-                finished, _ = await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                    if held_retry_s is None:
+                        break
+                    await asyncio.sleep(held_retry_s)
+                    continue
+                finished, _ = await asyncio.wait(
+                    in_flight, timeout=held_retry_s, return_when=asyncio.FIRST_COMPLETED
+                )
+                if not finished:
+                    continue  # time to claim what was held
                 for task in finished:
                     recording_id = in_flight.pop(task)
                     outcome = task.result()

@@ -249,6 +249,67 @@ async def test_server_jobs_recover_at_start_and_transcribe_when_notified(
         await jobs.close()
 
 
+async def test_a_notify_that_finds_the_recording_held_by_another_update_is_not_lost(
+    setup: Setup,
+    db_dsn: str,
+    db_pool: asyncpg.Pool,
+    service: TranscriptionService,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The interleaving that made the test above time out now and then, made certain.
+
+    The commit that queues a recording sends the NOTIFY; the same process then marks
+    the recording's legs removed, an UPDATE of the same row. When the pass the NOTIFY
+    woke claims while that UPDATE holds the row, SKIP LOCKED passes over the recording
+    as if another worker had it. The pass must not take that for an empty queue: no
+    second NOTIFY comes, and the poll is an hour away.
+    """
+    config = setup.config.model_copy(update={"transcription_poll_s": 3600.0})
+    linker = RecordingLinker(db_pool, setup.clock.now, setup.events.append)
+    jobs = RecordingJobs(db_dsn, setup.service, service, linker, config, setup.clock.now)
+    mark_legs_removed = repository.mark_legs_removed
+    claim_transcriptions = repository.claim_transcriptions
+    started = asyncio.Event()  # the pass at start has claimed
+    armed = False  # the next claim is made while the legs' update holds the row
+    held = asyncio.Event()
+    claimed_while_held = asyncio.Event()
+    call = await record_call(setup.service)
+
+    async def holding(conn: asyncpg.Connection, recording_id: int, now: object) -> None:
+        if recording_id != call.recording.id:
+            return await mark_legs_removed(conn, recording_id, now)  # type: ignore[arg-type]
+        async with conn.transaction():
+            await mark_legs_removed(conn, recording_id, now)  # type: ignore[arg-type]
+            held.set()
+            async with asyncio.timeout(30):
+                await claimed_while_held.wait()
+
+    async def claiming(conn: asyncpg.Connection, *args: object) -> list[repository.Recording]:
+        if armed and not claimed_while_held.is_set():
+            async with asyncio.timeout(30):
+                await held.wait()
+            claimed = await claim_transcriptions(conn, *args)  # type: ignore[arg-type]
+            assert call.recording.id not in [r.id for r in claimed], "skipped: held"
+            claimed_while_held.set()
+            return claimed
+        claimed = await claim_transcriptions(conn, *args)  # type: ignore[arg-type]
+        started.set()
+        return claimed
+
+    monkeypatch.setattr(repository, "mark_legs_removed", holding)
+    monkeypatch.setattr(repository, "claim_transcriptions", claiming)
+    await jobs.start()
+    try:
+        async with asyncio.timeout(60):
+            await started.wait()
+        armed = True
+        assert await setup.service.finish(call.recording.id, T0) == "converted"
+        assert claimed_while_held.is_set()
+        await asyncio.wait_for(transcribed(db_pool, call.recording.id), timeout=60)
+    finally:
+        await jobs.close()
+
+
 def drained(queue: asyncio.Queue[object]) -> list[object]:
     items = []
     while not queue.empty():
@@ -262,6 +323,8 @@ async def transcribed(pool: asyncpg.Pool, recording_id: int) -> None:
             rec = await repository.get(conn, recording_id)
         if rec is not None and rec.transcription_state == "done":
             return
+        # A failure is said at once, with its reason, not as a time-out.
+        assert rec is not None and rec.transcription_state != "failed", rec
         await asyncio.sleep(0.2)
 
 
