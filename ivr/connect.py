@@ -10,6 +10,7 @@ tracker's ``CallEnded``: Asterisk's word, not an AGI connection closing.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import Callable
@@ -20,7 +21,7 @@ from pbx.events import CallEnded
 from routing.events import InteractionExpired, OfferMade
 from server.config import TimersConfig
 
-from .calls import CallRegistry, LiveCall
+from .calls import CallRegistry, LiveCall, Phase
 from .config import IvrConfig
 from .queue import VoiceQueue
 from .services import CallLog
@@ -28,6 +29,13 @@ from .services import CallLog
 log = logging.getLogger("ivr.connect")
 
 _AMI_ERRORS = (AmiError, AmiNotConnected, TimeoutError)
+
+# The router's offer can come before the IVR flow has registered its caller as waiting:
+# the flow's enqueue commits, then awaits the pool connection's release, and the router
+# (woken by the commit) may offer the call meanwhile. Such an offer waits for the caller
+# to be registered — polled, as the registry has no signal — up to this long.
+_QUEUEING_WAIT_S = 2.0
+_QUEUEING_POLL_S = 0.005
 
 
 class VoiceConnector:
@@ -58,7 +66,7 @@ class VoiceConnector:
     async def on_offer(self, event: OfferMade) -> None:
         if event.channel != "voice":
             return
-        call = self._calls.by_interaction(event.interaction_id)
+        call = await self._queued_call(event)
         if call is None or call.phase != "waiting" or call.redirecting:
             # Not ours, or already ringing (a ring group's offers come one event each
             # and were all rung with the first).
@@ -85,15 +93,36 @@ class VoiceConnector:
             return
         if ring_s < 1 or call.phase != "waiting" or call.redirecting:
             return
-        call.phase = "ringing"
         call.offers = {t.offer_id: t.agent_id for t in targets}
         dial = "&".join(f"PJSIP/{t.endpoint}" for t in targets)
         log.info("ringing agents call_id=%s dial=%s ring_s=%s", call.call_id, dial, ring_s)
         variables = {"IVR_DIAL": dial, "IVR_RING": str(ring_s)}
-        if not await self._redirect(call, "ivr-connect", variables):
+        if not await self._redirect(call, "ivr-connect", variables, then="ringing"):
             rung, call.offers = list(call.offers.items()), {}
-            call.phase = "waiting"
             await self._queue.decline(rung)
+
+    async def _queued_call(self, event: OfferMade) -> LiveCall | None:
+        """The call offered, once the flow has registered it as waiting; None if it is
+        not ours (or its caller left while being queued)."""
+        call = self._calls.by_interaction(event.interaction_id)
+        if call is not None:
+            return call
+        call_id = dict(event.external_refs).get("call_id", "")
+        call = self._calls.get(call_id)
+        if call is None or call.interaction_id is not None or call.phase != "menu":
+            return None
+        # Being queued right now: the offer came between the commit and the registration.
+        deadline = time.monotonic() + _QUEUEING_WAIT_S
+        while self._calls.get(call_id) is call and call.interaction_id is None:
+            if time.monotonic() >= deadline:
+                log.warning(
+                    "offer for a call never registered as queued call_id=%s offer_id=%s",
+                    call_id,
+                    event.offer_id,
+                )
+                return None
+            await asyncio.sleep(_QUEUEING_POLL_S)
+        return self._calls.by_interaction(event.interaction_id)
 
     async def on_expired(self, event: InteractionExpired) -> None:
         call = self._calls.by_interaction(event.interaction_id)
@@ -117,8 +146,22 @@ class VoiceConnector:
                 await self._queue.abandon(call.interaction_id)
         await self._log.finished(call, outcome, event.record.ended_at)
 
-    async def _redirect(self, call: LiveCall, context: str, variables: dict[str, str]) -> bool:
-        call.redirecting = True
+    async def _redirect(
+        self,
+        call: LiveCall,
+        context: str,
+        variables: dict[str, str],
+        *,
+        then: Phase | None = None,
+    ) -> bool:
+        """Move the caller to ``context``; once Asterisk has taken the Redirect, the call
+        is marked ``redirecting`` (and put in phase ``then``).
+
+        Not before: the flow leaves its waiting loop when it sees the mark and ends its
+        AGI session, and the dialplan then hangs the caller up — a caller queued a moment
+        ago (the flow between its enqueue and its first waiting command) was hung up
+        before the Redirect arrived ("No such channel"). Until then the flow keeps the
+        caller in its AGI session, which the Redirect ends."""
         try:
             for name, value in variables.items():
                 await self._ami.send_action(
@@ -131,6 +174,8 @@ class VoiceConnector:
         except _AMI_ERRORS as exc:
             # The caller hung up meanwhile (CallEnded settles it) or AMI is down.
             log.warning("redirect failed call_id=%s context=%s: %s", call.call_id, context, exc)
-            call.redirecting = False
             return False
+        call.redirecting = True
+        if then is not None:
+            call.phase = then
         return True
