@@ -185,9 +185,7 @@ async def _local_asterisk(
     data_dir = Path(config.server.data_dir)
     install = await _installation(config)
     instance_dir = data_dir / "asterisk"
-    ami_secret = config.ami.secret.get_secret_value() or _persistent_secret(
-        data_dir / "ami_secret"
-    )
+    ami_secret = config.ami.secret.get_secret_value() or _persistent_secret(data_dir / "ami_secret")
     layout = layout_for(install, instance_dir)
     config = config.replace(
         ami={"host": config.asterisk.bind_address, "secret": ami_secret},

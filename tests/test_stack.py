@@ -102,9 +102,7 @@ async def test_a_new_agent_can_register_at_once_without_an_asterisk_restart(
     )
     assert made.status == 200, await made.text()
     secret = (await made.json())["sip_secret"]
-    phone = Softphone(
-        tmp_path / "phone", "2001", secret, ("127.0.0.1", asterisk.settings.sip_port)
-    )
+    phone = Softphone(tmp_path / "phone", "2001", secret, ("127.0.0.1", asterisk.settings.sip_port))
     try:
         await phone.start(register_timeout_s=DEADLINE_S)
     finally:
