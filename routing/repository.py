@@ -486,68 +486,6 @@ async def waiting_page(
     )
 
 
-_ASSIGN = f"""
-WITH p AS (
-    SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::int[], $4::int[], $5::text[],
-                         $6::timestamptz[], $7::bool[])
-        AS p(interaction_id, agent_id, cost, version, mode, expires_at, auto)
-), li AS (
-    -- The interactions, unless another transaction holds one or it changed since read.
-    SELECT i.id FROM interactions i
-    JOIN (SELECT DISTINCT interaction_id, version FROM p) v
-      ON v.interaction_id = i.id AND v.version = i.version
-    WHERE i.state IN {_WAITING_SQL}
-    FOR NO KEY UPDATE OF i SKIP LOCKED
-), pl AS (
-    SELECT p.* FROM p JOIN li ON li.id = p.interaction_id
-), need AS (
-    SELECT agent_id, sum(cost) AS total FROM pl GROUP BY agent_id
-), la AS (
-    SELECT a.user_id FROM agents a WHERE a.user_id IN (SELECT agent_id FROM need)
-    ORDER BY a.user_id FOR NO KEY UPDATE
-), ua AS (
-    -- Capacity is checked here, on the locked row: the last word on over-capacity.
-    UPDATE agents a SET load = a.load + need.total, last_offer_at = $8
-    FROM need
-    WHERE a.user_id = need.agent_id AND a.user_id IN (SELECT user_id FROM la)
-      AND a.status = 'available' AND a.load + need.total <= a.capacity
-    RETURNING a.user_id
-), ins AS (
-    INSERT INTO offers (interaction_id, agent_id, cost, mode, state, offered_at, expires_at,
-                        answered_at)
-    SELECT interaction_id, agent_id, cost, mode,
-           CASE WHEN auto THEN 'accepted' ELSE 'offered' END, $8, expires_at,
-           CASE WHEN auto THEN $8::timestamptz END
-    FROM pl WHERE pl.agent_id IN (SELECT user_id FROM ua)
-    RETURNING id, interaction_id, agent_id, mode, state, expires_at
-), per_i AS (
-    SELECT interaction_id, bool_or(state = 'accepted') AS accepted, count(*) AS n,
-           min(agent_id) AS agent_id, min(id) AS offer_id, bool_and(mode = 'queue') AS queue_mode
-    FROM ins GROUP BY interaction_id
-), ui AS (
-    UPDATE interactions i SET
-        state = CASE WHEN per_i.accepted THEN 'accepted' ELSE 'offered' END,
-        agent_id = CASE WHEN per_i.queue_mode OR per_i.accepted THEN per_i.agent_id END,
-        offer_id = CASE WHEN per_i.queue_mode OR per_i.accepted THEN per_i.offer_id END,
-        accepted_at = CASE WHEN per_i.accepted THEN $8::timestamptz END,
-        offers_made = i.offers_made + per_i.n,
-        version = i.version + 1,
-        updated_at = $8
-    FROM per_i WHERE i.id = per_i.interaction_id
-    RETURNING i.id, i.channel, i.customer_id, i.department_id,
-              i.external_refs::text AS external_refs
-)
-SELECT ins.id, ins.interaction_id, ins.agent_id, ins.mode, ins.state, ins.expires_at,
-       ui.channel, ui.customer_id, ui.department_id, ui.external_refs
-FROM ins JOIN ui ON ui.id = ins.interaction_id
-UNION ALL
--- After every offer is written (the branch above read them all): the routers' lock goes,
--- whether or not there were offers. Its row has no offer id.
-SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL
-WHERE pg_advisory_unlock($9)
-"""
-
-
 async def assign(
     conn: asyncpg.Connection,
     interaction_ids: Sequence[int],
@@ -559,12 +497,14 @@ async def assign(
     automatic: Sequence[bool],
     now: datetime,
     lock_key: int,
-) -> list[asyncpg.Record]:
+) -> list[dict[str, Any]]:
     """Make the offers in one statement, its own transaction, and release the routers'
-    lock taken by ``start_batch``. Pairs whose interaction is taken or changed, or whose
-    agent no longer has the room or is no longer available, are left out."""
+    lock taken by ``start_batch`` (migration 0024). Pairs whose interaction is taken or
+    changed, or whose agent no longer has the room or is no longer available, are left
+    out. Each offer made, in id order, with its interaction's channel, customer,
+    department and external references."""
     rows = await conn.fetch(
-        _ASSIGN,
+        "SELECT * FROM routing_assign($1, $2, $3, $4, $5, $6, $7, $8, $9)",
         list(interaction_ids),
         list(agent_ids),
         list(costs),
@@ -575,7 +515,26 @@ async def assign(
         now,
         lock_key,
     )
-    return sorted((r for r in rows if r["id"] is not None), key=lambda r: r["id"])
+    interactions = {r["interaction_id"]: r for r in rows if r["kind"] == "interaction"}
+    offers = []
+    for r in rows:
+        if r["kind"] == "offer":
+            i = interactions[r["interaction_id"]]
+            offers.append(
+                {
+                    "id": r["id"],
+                    "interaction_id": r["interaction_id"],
+                    "agent_id": r["agent_id"],
+                    "mode": r["mode"],
+                    "state": r["state"],
+                    "expires_at": r["expires_at"],
+                    "channel": i["channel"],
+                    "customer_id": i["customer_id"],
+                    "department_id": i["department_id"],
+                    "external_refs": i["external_refs"],
+                }
+            )
+    return sorted(offers, key=lambda r: r["id"])
 
 
 # --- offers ----------------------------------------------------------------------------
@@ -650,35 +609,11 @@ async def accept_queue_offers(
     conn: asyncpg.Connection, offer_ids: Sequence[int], agent_ids: Sequence[int], now: datetime
 ) -> list[asyncpg.Record]:
     """``accept_queue_offer`` for several offers (of different interactions) in one
-    statement, its own transaction; the interactions of those accepted, each with the
-    ``accepted_offer_id`` it was accepted by. Agents are locked in ``user_id`` order."""
+    statement, its own transaction (migration 0024); the interactions accepted, each with
+    the offer it was accepted by as its ``offer_id``. Agents are locked in ``user_id``
+    order."""
     return await conn.fetch(
-        f"""WITH r AS (
-               -- The offers by their key first (a join could scan them all).
-               SELECT o.interaction_id, r.offer_id, r.agent_id
-               FROM (SELECT id, interaction_id FROM offers WHERE id = ANY($1::bigint[])) o
-               JOIN unnest($1::bigint[], $2::bigint[]) AS r(offer_id, agent_id)
-                 ON r.offer_id = o.id
-           ), i AS (
-               UPDATE interactions SET state = 'accepted', accepted_at = $3,
-                   version = interactions.version + 1, updated_at = $3
-               FROM r
-               WHERE interactions.id = r.interaction_id AND interactions.offer_id = r.offer_id
-                 AND interactions.agent_id = r.agent_id AND interactions.state = 'offered'
-               RETURNING r.offer_id AS accepted_offer_id, {_interaction_columns("interactions")}
-           ), o AS (
-               UPDATE offers SET state = 'accepted', answered_at = $3
-               WHERE offers.id = ANY($1::bigint[])
-                 AND offers.id IN (SELECT accepted_offer_id FROM i)
-                 AND offers.mode = 'queue' AND offers.state = 'offered'
-           ), a AS (
-               UPDATE agents SET missed_offers = 0
-               FROM (SELECT user_id FROM agents
-                     WHERE user_id IN (SELECT agent_id FROM i) AND missed_offers <> 0
-                     ORDER BY user_id FOR NO KEY UPDATE) l
-               WHERE agents.user_id = l.user_id
-           )
-           SELECT * FROM i""",
+        "SELECT * FROM routing_accept_queue_offers($1, $2, $3)",
         list(offer_ids),
         list(agent_ids),
         now,
@@ -802,54 +737,6 @@ async def finish(
     return await conn.fetchrow(_FINISH, interaction_id, from_state, agent_id, now, default_wrapup_s)
 
 
-_COMPLETE_MANY = f"""
-WITH cur AS (
-    -- Read, not locked: the update below re-checks the version under the lock.
-    SELECT DISTINCT ON (i.id) i.id, i.version,
-           CASE WHEN i.channel IN ('voice', 'callback') THEN coalesce(a.wrapup_s, $4)
-                ELSE 0 END AS wrapup_s
-    FROM (SELECT * FROM interactions WHERE id = ANY($1::bigint[])) i
-    JOIN unnest($1::bigint[], $2::bigint[]) AS r(interaction_id, agent_id)
-      ON r.interaction_id = i.id
-    JOIN agents a ON a.user_id = i.agent_id
-    WHERE i.state = 'accepted' AND (r.agent_id IS NULL OR i.agent_id = r.agent_id)
-    ORDER BY i.id
-), i AS (
-    UPDATE interactions SET
-        state = CASE WHEN cur.wrapup_s = 0 THEN 'completed' ELSE 'wrap_up' END,
-        wrapup_until = CASE WHEN cur.wrapup_s > 0
-                            THEN $3::timestamptz + cur.wrapup_s * interval '1 second' END,
-        ended_at = CASE WHEN cur.wrapup_s = 0 THEN $3::timestamptz END,
-        version = interactions.version + 1, updated_at = $3
-    FROM cur WHERE interactions.id = cur.id AND interactions.version = cur.version
-    RETURNING {_interaction_columns("interactions")}, cur.wrapup_s
-), held AS (
-    -- The offers are stable here: they change only under their interaction's lock.
-    SELECT o.agent_id, sum(o.cost) AS total FROM offers o
-    WHERE o.interaction_id = ANY($1::bigint[]) AND o.state = 'accepted'
-      AND o.interaction_id IN (SELECT id FROM i WHERE wrapup_s = 0)
-    GROUP BY o.agent_id
-), la AS MATERIALIZED (
-    SELECT user_id FROM agents WHERE user_id IN (SELECT agent_id FROM held)
-    ORDER BY user_id FOR NO KEY UPDATE
-), a AS (
-    UPDATE agents SET load = agents.load - held.total,
-        idle_since = CASE WHEN agents.load - held.total = 0 THEN $3
-                          ELSE agents.idle_since END
-    FROM held, la WHERE agents.user_id = held.agent_id AND la.user_id = held.agent_id
-    RETURNING agents.user_id
-), o AS (
-    -- After every agent (a count reads them all): the audit log is ordered by each
-    -- agent's lock.
-    UPDATE offers SET state = 'released', ended_at = $3
-    WHERE offers.interaction_id = ANY($1::bigint[]) AND offers.state = 'accepted'
-      AND offers.interaction_id IN (SELECT id FROM i WHERE wrapup_s = 0)
-      AND (SELECT count(*) FROM a) > 0
-)
-SELECT * FROM i
-"""
-
-
 async def complete_accepted(
     conn: asyncpg.Connection,
     interaction_ids: Sequence[int],
@@ -858,10 +745,14 @@ async def complete_accepted(
     default_wrapup_s: float,
 ) -> list[asyncpg.Record]:
     """``finish`` from ``accepted`` for several interactions in one statement, its own
-    transaction: the interactions finished (any other is left alone, and the caller
+    transaction (migration 0024): the interactions finished (any other is left alone, and the caller
     finds out why). Agents are locked in ``user_id`` order."""
     return await conn.fetch(
-        _COMPLETE_MANY, list(interaction_ids), list(agent_ids), now, default_wrapup_s
+        "SELECT * FROM routing_complete_accepted($1, $2, $3, $4)",
+        list(interaction_ids),
+        list(agent_ids),
+        now,
+        default_wrapup_s,
     )
 
 

@@ -504,7 +504,7 @@ class RoutingService:
         rows = await repository.accept_queue_offers(
             conn, [o for o, _ in unique], [a for _, a in unique], self._clock()
         )
-        by_offer = {r["accepted_offer_id"]: r for r in rows}
+        by_offer = {r["offer_id"]: r for r in rows}
         return [by_offer.get(o) if first[o] == n else None for n, (o, _) in enumerate(items)]
 
     async def _complete_together(
