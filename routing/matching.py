@@ -14,8 +14,8 @@ every later one with the same department, channel and skills will not find one e
 
 from __future__ import annotations
 
-import heapq
 import random
+from bisect import bisect_left, insort
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -104,41 +104,110 @@ def _overrides_key(costs: Mapping[str, int]) -> tuple[tuple[str, int], ...]:
 class _Agent:
     __slots__ = (
         "capacity",
+        "costs",
         "departments",
+        "entries",
         "id",
         "idle_ts",
         "last_ts",
         "load",
         "overrides",
+        "room",
         "skills",
-        "stamp",
     )
 
     def __init__(self, agent: FreeAgent) -> None:
         self.id = agent.agent_id
         self.capacity = agent.capacity
         self.load = agent.load
+        # Kept up to date rather than computed: it is asked for very often.
+        self.room = room(agent.capacity, agent.load)
         self.departments = agent.departments
         self.skills = agent.skills
         self.overrides = _overrides_key(agent.costs)
         self.idle_ts = agent.idle_since.timestamp() if agent.idle_since else 0.0
         self.last_ts = agent.last_offer_at.timestamp() if agent.last_offer_at else 0.0
-        # Bumped on every assignment; heap entries with an older stamp are stale.
-        self.stamp = 0
-
-    @property
-    def room(self) -> int:
-        # routing.capacity.room, inline: it is asked for very often.
-        free = self.capacity - self.load
-        return free if free > 0 else 0
+        # (cost by channel, cheapest cost) in each department whose orders were built.
+        self.costs: dict[int, tuple[dict[str, int], int]] = {}
+        # Its entry in each department's orders, while it has room for something there.
+        self.entries: dict[int, _Entry] = {}
 
 
-_Entry = tuple[tuple[float, ...], int, int]  # (strategy key, agent id, stamp)
+# (strategy key, agent id, agent): ids are unique, so the agent itself is never compared.
+_Entry = tuple[tuple[float, ...], int, _Agent]
 _Signature = tuple[int, str, tuple[tuple[str, int], ...]]  # department, channel, skills
 
 
+class _Orders:
+    """A department's agents in the order of its strategy: all who have room for
+    something there, and per channel those who have room for that channel. Sorted
+    lists, kept exact: an agent's room and key change only when it takes an
+    interaction, and then its entries are replaced."""
+
+    __slots__ = ("by_channel", "by_costs", "department_id", "everyone", "tables")
+
+    def __init__(
+        self, department_id: int, everyone: list[_Entry], tables: list[dict[str, int]]
+    ) -> None:
+        self.department_id = department_id
+        self.everyone = everyone
+        # The members' cost tables, one per set of overrides.
+        self.tables = tables
+        self.by_channel: dict[Channel, list[_Entry]] = {}
+        # Channels that cost every member alike (the chats, mostly) fit the same agents,
+        # always: they share one order, which a take then updates once. Each with one
+        # of its channels, to tell what it costs an agent.
+        self.by_costs: dict[tuple[int, ...], tuple[Channel, list[_Entry]]] = {}
+
+    def channel(self, channel: Channel) -> list[_Entry]:
+        order = self.by_channel.get(channel)
+        if order is None:
+            department_id = self.department_id
+            costs = tuple(table[channel] for table in self.tables)
+            shared = self.by_costs.get(costs)
+            if shared is None:
+                order = [
+                    e for e in self.everyone if e[2].costs[department_id][0][channel] <= e[2].room
+                ]
+                self.by_costs[costs] = (channel, order)
+            else:
+                order = shared[1]
+            self.by_channel[channel] = order
+        return order
+
+    def replace(self, agent: _Agent, before: int, new: _Entry | None) -> None:
+        """The agent's entry replaced by ``new`` (None: it has no room left here). The old
+        one is in the orders of the channels its room ``before`` fitted."""
+        old = agent.entries.pop(self.department_id, None)
+        if new is not None:
+            agent.entries[self.department_id] = new
+        _replace_in(self.everyone, old, new)
+        costs = agent.costs[self.department_id][0]
+        for channel, order in self.by_costs.values():
+            cost = costs[channel]
+            _replace_in(
+                order,
+                old if cost <= before else None,
+                new if cost <= agent.room else None,
+            )
+
+
+def _replace_in(order: list[_Entry], old: _Entry | None, new: _Entry | None) -> None:
+    if old is not None:
+        # (key, agent id) is unique in an order, so bisect finds the very entry.
+        i = bisect_left(order, old)
+        if i < len(order) and order[i] is old:
+            del order[i]
+    if new is not None:
+        insort(order, new)
+
+
 class _Pool:
-    """The agents of one batch, with one priority heap per department by its strategy."""
+    """The agents of one batch, in each department's orders.
+
+    The strategy's choice for an interaction is the first agent in its channel's order
+    who has the skills asked: the many agents with no room for the channel are not
+    looked at, let alone once per kind of interaction (department, channel, skills)."""
 
     def __init__(
         self,
@@ -147,21 +216,20 @@ class _Pool:
         now: datetime,
         rng: random.Random,
     ) -> None:
+        self._departments = departments
+        self._costs = _CostTables(departments)
         self._agents = {a.agent_id: _Agent(a) for a in agents}
-        # Each department's agents, for its heap.
+        # Each department's agents, for its orders.
         self._members: dict[int, list[_Agent]] = {}
         for agent in self._agents.values():
             for department_id in agent.departments:
                 self._members.setdefault(department_id, []).append(agent)
-        self._departments = departments
-        self._costs = _CostTables(departments)
         self._now_ts = now.timestamp()
         self._rng = rng
-        self._heaps: dict[int, list[_Entry]] = {}
-        # Per kind of interaction, and the kinds' heaps of each department with the
-        # channel and skills they are for.
-        self._kind_heaps: dict[_Signature, list[_Entry]] = {}
-        self._kinds_of: dict[int, list[tuple[Channel, Mapping[str, int], list[_Entry]]]] = {}
+        # Built at the department's first interaction that is not sticky, and not
+        # before: the keys of least_loaded and random draw from rng, so when and for
+        # whom they are drawn is part of the result.
+        self._orders: dict[int, _Orders] = {}
         self._taken = 0
 
     def agent(self, agent_id: int) -> _Agent | None:
@@ -177,45 +245,28 @@ class _Pool:
             and (not item.skills or has_skills(agent.skills, item.skills))
         )
 
-    def best(self, item: WaitingInteraction, signature: _Signature) -> _Agent | None:
-        """The strategy's first eligible agent; one who declined it only if nobody else.
-
-        Each kind of interaction (department, channel, skills) has a heap of its own, a
-        copy of its department's taken at its first turn. An agent found unable to take
-        one leaves that heap for good: within a batch skills stay and room only shrinks,
-        so nobody is looked at twice in vain for the same kind."""
-        heap = self._kind_heaps.get(signature)
-        if heap is None:
-            heap = list(self._heap(item.department_id))
-            self._kind_heaps[signature] = heap
-            self._kinds_of.setdefault(item.department_id, []).append(
-                (item.channel, item.skills, heap)
-            )
-        kept: list[_Entry] = []
-        chosen = fallback = None
-        while heap:
-            entry = heapq.heappop(heap)
-            agent = self._agents[entry[1]]
-            if entry[2] != agent.stamp or not self.eligible(agent, item):
+    def best(self, item: WaitingInteraction) -> _Agent | None:
+        """The strategy's first eligible agent; one who declined it only if nobody else."""
+        required = item.skills
+        declined = item.declined_by
+        fallback = None
+        for _, agent_id, agent in self._channel_order(item):
+            if required and not has_skills(agent.skills, required):
                 continue
-            kept.append(entry)
-            if agent.id in item.declined_by:
-                fallback = fallback or agent
-                continue
-            chosen = agent
-            break
-        for entry in kept:
-            heapq.heappush(heap, entry)
-        return chosen or fallback
+            if agent_id not in declined:
+                return agent
+            if fallback is None:
+                fallback = agent
+        return fallback
 
     def all_eligible(self, item: WaitingInteraction) -> list[_Agent]:
         """Every eligible agent (ring groups); those who declined it only if nobody else."""
-        heap = self._heap(item.department_id)
-        live = [e for e in heap if self._live(e, item.department_id) is not None]
-        heapq.heapify(live)
-        self._heaps[item.department_id] = live
-        agents = [self._agents[e[1]] for e in sorted(live)]
-        eligible = [a for a in agents if self.eligible(a, item)]
+        required = item.skills
+        eligible = [
+            agent
+            for _, _, agent in self._channel_order(item)
+            if not required or has_skills(agent.skills, required)
+        ]
         fresh = [a for a in eligible if a.id not in item.declined_by]
         return fresh or eligible
 
@@ -227,45 +278,38 @@ class _Pool:
         )
 
     def take(self, agent: _Agent, cost: int) -> None:
+        before = agent.room
         agent.load += cost
-        agent.stamp += 1
+        agent.room = room(agent.capacity, agent.load)
         self._taken += 1
         # Offered now, and later than every offer before it in this batch.
         agent.last_ts = self._now_ts + self._taken * 1e-6
         for department_id in agent.departments:
-            heap = self._heaps.get(department_id)
-            if heap is None or not self._has_room_in(agent, department_id):
-                continue
-            entry = self._entry(agent, department_id)
-            heapq.heappush(heap, entry)
-            for channel, skills, kind_heap in self._kinds_of.get(department_id, ()):
-                if self.cost(agent, department_id, channel) <= agent.room and (
-                    not skills or has_skills(agent.skills, skills)
-                ):
-                    heapq.heappush(kind_heap, entry)
+            orders = self._orders.get(department_id)
+            if orders is not None:
+                has_room = agent.room >= agent.costs[department_id][1]
+                new = self._entry(agent, department_id) if has_room else None
+                orders.replace(agent, before, new)
 
-    def _heap(self, department_id: int) -> list[_Entry]:
-        heap = self._heaps.get(department_id)
-        if heap is None:
-            cheapest = self._costs.get
-            heap = [
-                self._entry(a, department_id)
-                for a in self._members.get(department_id, ())
-                if a.room >= cheapest(department_id, a.overrides)[1]
-            ]
-            heapq.heapify(heap)
-            self._heaps[department_id] = heap
-        return heap
+    def _channel_order(self, item: WaitingInteraction) -> list[_Entry]:
+        orders = self._orders.get(item.department_id)
+        if orders is None:
+            orders = self._orders[item.department_id] = self._build(item.department_id)
+        return orders.channel(item.channel)
 
-    def _live(self, entry: _Entry, department_id: int) -> _Agent | None:
-        """The entry's agent if the entry is current and the agent can still take anything."""
-        agent = self._agents[entry[1]]
-        if entry[2] != agent.stamp or not self._has_room_in(agent, department_id):
-            return None
-        return agent
-
-    def _has_room_in(self, agent: _Agent, department_id: int) -> bool:
-        return agent.room >= self._costs.get(department_id, agent.overrides)[1]
+    def _build(self, department_id: int) -> _Orders:
+        everyone = []
+        tables: dict[tuple[tuple[str, int], ...], tuple[dict[str, int], int]] = {}
+        for agent in self._members.get(department_id, ()):
+            table = tables.get(agent.overrides)
+            if table is None:
+                table = tables[agent.overrides] = self._costs.get(department_id, agent.overrides)
+            agent.costs[department_id] = table
+            if agent.room >= table[1]:
+                entry = agent.entries[department_id] = self._entry(agent, department_id)
+                everyone.append(entry)
+        everyone.sort()
+        return _Orders(department_id, everyone, [costs for costs, _ in tables.values()])
 
     def _entry(self, agent: _Agent, department_id: int) -> _Entry:
         strategy = self._departments[department_id].strategy
@@ -279,7 +323,7 @@ class _Pool:
             key = (agent.last_ts, float(agent.id))
         else:
             key = (self._rng.random(),)
-        return (key, agent.id, agent.stamp)
+        return (key, agent.id, agent)
 
 
 class Matcher:
@@ -295,7 +339,7 @@ class Matcher:
         self._pool = _Pool(agents, departments, now, rng or random.Random())
         self._departments = departments
         self._now = now
-        self._hopeless: set[tuple[int, str, tuple[tuple[str, int], ...]]] = set()
+        self._hopeless: set[_Signature] = set()
 
     def reachable(self) -> tuple[set[int], set[Channel]]:
         """The departments and channels some agent has room for now, after what was
@@ -329,7 +373,7 @@ class Matcher:
         if settings.mode == "ring_group":
             chosen = self._pool.all_eligible(item)
         else:
-            best = self._pool.best(item, signature)
+            best = self._pool.best(item)
             chosen = [best] if best is not None else []
         if not chosen:
             self._hopeless.add(signature)

@@ -148,6 +148,64 @@ def test_matching_never_overfills_never_doubles_and_serves_in_queue_order(scenar
         assert not any(eligible(a, item, settings, room_then[a.agent_id]) for a in agents)
 
 
+def strategy_key(strategy: str, a: FreeAgent, load: int, last: tuple[int, float]):
+    """What the strategy orders agents by, ties left out where it breaks them at random.
+    ``last``: when last offered, (0, time) before the batch, (1, n) at its n-th offer."""
+    if strategy == "least_loaded":
+        return (load / a.capacity if a.capacity else 1.0,)
+    if strategy == "longest_idle":
+        if load == 0:
+            return (0, (0, a.idle_since.timestamp() if a.idle_since else 0.0), a.agent_id)
+        return (1, last, a.agent_id)
+    if strategy == "round_robin":
+        return (last, a.agent_id)
+    return ()
+
+
+@settings(max_examples=200, deadline=None)
+@given(scenarios(), st.integers(0, 2**32 - 1))
+def test_each_interaction_goes_where_a_brute_force_reference_would(scenario, seed) -> None:
+    """At every turn the reference looks at every agent afresh: who is eligible, whom the
+    strategy puts first. Where the strategy draws lots, any agent tied first will do."""
+    departments, agents, items = scenario
+    result = match(items, agents, departments, NOW, random.Random(seed))
+    got: dict[int, list[int]] = {}
+    for a in result:
+        got.setdefault(a.interaction_id, []).append(a.agent_id)
+    load = {a.agent_id: a.load for a in agents}
+    last = {
+        a.agent_id: (0, a.last_offer_at.timestamp() if a.last_offer_at else 0.0) for a in agents
+    }
+    offers = 0
+    for item in items:
+        settings = departments[item.department_id]
+        candidates = [
+            a for a in agents if eligible(a, item, settings, max(0, a.capacity - load[a.agent_id]))
+        ]
+        if not is_sticky(item, NOW):
+            fresh = [a for a in candidates if a.agent_id not in item.declined_by]
+            candidates = fresh or candidates
+        keys = {
+            a.agent_id: strategy_key(settings.strategy, a, load[a.agent_id], last[a.agent_id])
+            for a in candidates
+        }
+        agent_ids = got.get(item.interaction_id, [])
+        if settings.mode == "ring_group" and not is_sticky(item, NOW):
+            assert sorted(agent_ids) == sorted(keys)
+            assert [keys[i] for i in agent_ids] == sorted(keys.values())
+        elif candidates:
+            first = min(keys.values())
+            assert len(agent_ids) == 1
+            assert keys[agent_ids[0]] == first
+        else:
+            assert agent_ids == []
+        by_id = {a.agent_id: a for a in agents}
+        for agent_id in agent_ids:
+            offers += 1
+            load[agent_id] += cost_of(item.channel, settings.channel_costs, by_id[agent_id].costs)
+            last[agent_id] = (1, offers)
+
+
 @settings(max_examples=60, deadline=None)
 @given(scenarios())
 def test_pages_matched_one_after_another_match_like_one_queue(scenario) -> None:
