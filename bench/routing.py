@@ -13,8 +13,9 @@ What runs, each in its own process, all on one database:
   the queue faster than they are served, each through the routing service.
 
 The log (stderr) has the machine's load average before the run (the machine may be
-shared), the baseline's conditions, each worker's CPU time and counters, and the CPU
-time of the run's PostgreSQL backends when the server runs on this machine.
+shared), the baseline's conditions, each worker's counters, and where the CPU went
+during the run: each worker's own and, when the server runs on this machine, its
+PostgreSQL backends' (told apart by application_name) — what to work on next.
 
 Measured, all from PostgreSQL's own records after the run (never from the router's
 bookkeeping): the commit time of every row of the append-only ``routing_audit`` log
@@ -137,6 +138,13 @@ def log(message: str) -> None:
 def with_database(dsn: str, name: str) -> str:
     parts = urlsplit(dsn)
     return urlunsplit(parts._replace(path="/" + name))
+
+
+def as_worker(dsn: str, role: str) -> str:
+    """The DSN a worker connects with: its backends carry its role as application_name."""
+    parts = urlsplit(dsn)
+    query = f"{parts.query}&" if parts.query else ""
+    return urlunsplit(parts._replace(query=f"{query}application_name={role}"))
 
 
 async def prepare_server(admin_dsn: str, embedded: EmbeddedPostgres | None) -> tuple[str, bool]:
@@ -367,6 +375,7 @@ async def _router(dsn: str, ready: mp.synchronize.Event, stop: mp.synchronize.Ev
     rt = runtime(dsn, pool, bus, router=True, receive=())
     await rt.start()
     ready.set()
+    began = cpu_s()
     await _wait(stop)
     assert rt.router is not None
     out.put(
@@ -376,7 +385,7 @@ async def _router(dsn: str, ready: mp.synchronize.Event, stop: mp.synchronize.Ev
                 "offers": rt.router.offers,
                 "skipped": rt.router.skipped,
             },
-            "cpu_s": cpu_s(),
+            "cpu_s": round(cpu_s() - began, 2),
             **relay_counts(rt),
         }
     )
@@ -419,9 +428,17 @@ async def _simulator(
     bus.subscribe(OfferMade, on_offer)
     await rt.start()
     ready.set()
+    began = cpu_s()
     await _wait(stop)
     await asyncio.gather(*tasks)
-    out.put({"simulator": index, "failures": dict(failures), "cpu_s": cpu_s(), **relay_counts(rt)})
+    out.put(
+        {
+            "simulator": index,
+            "failures": dict(failures),
+            "cpu_s": round(cpu_s() - began, 2),
+            **relay_counts(rt),
+        }
+    )
     await rt.close()
     await bus.close()
     await pool.close()
@@ -431,8 +448,11 @@ def simulator_process(dsn, index, ready, stop, out) -> None:
     asyncio.run(_simulator(dsn, index, ready, stop, out))
 
 
-async def _generator(dsn: str, start: mp.synchronize.Event, plan: dict, out) -> None:
-    """Enqueues the mix at ARRIVALS_PER_S (or as fast as it can, if slower)."""
+async def _generator(
+    dsn: str, start: mp.synchronize.Event, stop: mp.synchronize.Event, plan: dict, out
+) -> None:
+    """Enqueues the mix at ARRIVALS_PER_S (or as fast as it can, if slower); keeps its
+    connections until the run is over, so their backends' CPU time can be read."""
     pool = await worker_pool(dsn, GENERATOR_CONNECTIONS)
     bus = EventBus()
     rt = runtime(dsn, pool, bus, router=False, receive=())
@@ -444,6 +464,7 @@ async def _generator(dsn: str, start: mp.synchronize.Event, plan: dict, out) -> 
             await rt.service.enqueue(conn, new)
 
     await _wait(start)
+    cpu_began = cpu_s()
     began = time.perf_counter()
     tick = 0.005
     sent = 0
@@ -455,14 +476,17 @@ async def _generator(dsn: str, start: mp.synchronize.Event, plan: dict, out) -> 
         else:
             await asyncio.sleep(tick)
     elapsed = time.perf_counter() - began
-    out.put({"arrival_s": round(elapsed, 2), "cpu_s": cpu_s(), **relay_counts(rt)})
+    out.put(
+        {"arrival_s": round(elapsed, 2), "cpu_s": round(cpu_s() - cpu_began, 2), **relay_counts(rt)}
+    )
+    await _wait(stop)
     await rt.close()
     await bus.close()
     await pool.close()
 
 
-def generator_process(dsn, start, plan, out) -> None:
-    asyncio.run(_generator(dsn, start, plan, out))
+def generator_process(dsn, start, stop, plan, out) -> None:
+    asyncio.run(_generator(dsn, start, stop, plan, out))
 
 
 async def _finished(dsn: str) -> None:
@@ -481,26 +505,51 @@ async def _finished(dsn: str) -> None:
         await conn.close()
 
 
-async def backends_cpu_s(dsn: str) -> float | None:
-    """CPU time used so far by the other connections' backends of the database, where the
-    server runs on this machine (Linux); None where it cannot be read."""
+async def backends_cpu_s(dsn: str) -> dict[str, float] | None:
+    """CPU time used so far by the other connections' backends of the database, by their
+    application_name, where the server runs on this machine (Linux); None where it
+    cannot be read."""
     conn = await asyncpg.connect(dsn)
     try:
-        pids = await conn.fetch(
-            """SELECT pid FROM pg_stat_activity
+        backends = await conn.fetch(
+            """SELECT pid, application_name FROM pg_stat_activity
                WHERE datname = current_database() AND pid <> pg_backend_pid()"""
         )
     finally:
         await conn.close()
-    ticks = 0
+    ticks: collections.Counter[str] = collections.Counter()
     try:
-        for row in pids:
+        for row in backends:
             stat = Path(f"/proc/{row['pid']}/stat").read_text()
             fields = stat[stat.rindex(")") + 2 :].split()
-            ticks += int(fields[11]) + int(fields[12])
+            ticks[row["application_name"] or "?"] += int(fields[11]) + int(fields[12])
     except OSError:
         return None
-    return ticks / os.sysconf("SC_CLK_TCK")
+    return {role: n / os.sysconf("SC_CLK_TCK") for role, n in ticks.items()}
+
+
+def log_cpu(
+    reports: list[dict], before: dict[str, float] | None, after: dict[str, float] | None
+) -> None:
+    """Where the CPU went during the run, per worker: its own, and its backends'."""
+    workers = {}
+    for r in reports:
+        if "router" in r:
+            continue
+        role = "gen" if "arrival_s" in r else f"sim{r['simulator']}"
+        workers[role] = r["cpu_s"]
+    routers = [r["cpu_s"] for r in reports if "router" in r]
+    workers.update({f"router{n}": cpu for n, cpu in enumerate(routers)})
+    backends = None
+    if before is not None and after is not None:
+        backends = {role: round(after[role] - before.get(role, 0.0), 2) for role in after}
+    python = round(sum(workers.values()), 2)
+    postgres = round(sum(backends.values()), 2) if backends else None
+    log(
+        f"CPU during the run, s — workers {workers} (sum {python}); "
+        f"their PostgreSQL backends {backends} (sum {postgres}); "
+        f"per interaction {(python + (postgres or 0)) / INTERACTIONS * 1e6:.0f} µs"
+    )
 
 
 def run_queue(dsn: str, plan: dict) -> list[dict]:
@@ -510,14 +559,21 @@ def run_queue(dsn: str, plan: dict) -> list[dict]:
     out = ctx.Queue()
     readies = [ctx.Event() for _ in range(ROUTERS + SIMULATORS)]
     procs = [
-        ctx.Process(target=router_process, args=(dsn, readies[i], stop, out))
+        ctx.Process(
+            target=router_process, args=(as_worker(dsn, f"router{i}"), readies[i], stop, out)
+        )
         for i in range(ROUTERS)
     ]
     procs += [
-        ctx.Process(target=simulator_process, args=(dsn, i, readies[ROUTERS + i], stop, out))
+        ctx.Process(
+            target=simulator_process,
+            args=(as_worker(dsn, f"sim{i}"), i, readies[ROUTERS + i], stop, out),
+        )
         for i in range(SIMULATORS)
     ]
-    procs.append(ctx.Process(target=generator_process, args=(dsn, start, plan, out)))
+    procs.append(
+        ctx.Process(target=generator_process, args=(as_worker(dsn, "gen"), start, stop, plan, out))
+    )
     for p in procs:
         p.start()
     for ready in readies:
@@ -527,12 +583,11 @@ def run_queue(dsn: str, plan: dict) -> list[dict]:
     start.set()
     asyncio.run(_finished(dsn))
     cpu_after = asyncio.run(backends_cpu_s(dsn))
-    if cpu_before is not None and cpu_after is not None:
-        log(f"CPU of the run's PostgreSQL backends: {cpu_after - cpu_before:.2f}s")
     stop.set()
     reports = [out.get(timeout=60) for _ in procs]
     for p in procs:
         p.join(60)
+    log_cpu(reports, cpu_before, cpu_after)
     return reports
 
 
