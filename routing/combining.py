@@ -8,8 +8,11 @@ two process wake-ups), not the row each changes. So a caller runs the statement 
 itself and for every call of the same kind waiting, on its own connection, while the
 others wait for their rows. Up to ``overlap`` such statements run at once (one can be on
 its way while another waits for its commit); a call arriving when that many run waits,
-and the first of the waiting runs the next statement for all of them. Nobody waits for
-a timer: without company a call is a statement of its own, as before.
+and the first of the waiting runs the next statement for all of them. Without company a
+call is a statement of its own, at once. Under load — the last statement had company —
+the caller who runs the next one may first linger a moment (``linger_s``) for more to
+join: each statement and its commit cost several times a row, so fewer, fuller ones
+leave more of the machine for everything else (PostgreSQL's ``commit_delay`` idea).
 
 Each item is judged on its own inside the statement (it gets a row, or none). A caller
 whose item got none, or whose statement failed, takes the service's one-call path, which
@@ -46,6 +49,7 @@ class Combiner(Generic[T, R]):
         *,
         limit: int = 200,
         overlap: int = 1,
+        linger_s: float = 0.0,
     ) -> None:
         self.name = name
         self._run = run
@@ -53,6 +57,9 @@ class Combiner(Generic[T, R]):
         # Statements at once. More than one hides a statement's latency behind another's,
         # but makes smaller statements: measured on a busy machine, one was cheaper.
         self._overlap = overlap
+        self._linger_s = linger_s
+        # The last statement had company: calls are arriving faster than statements end.
+        self._busy = False
         self._waiting: collections.deque[tuple[T, asyncio.Future[object]]] = collections.deque()
         self._running = 0
         # Counters for logs and benchmarks.
@@ -74,6 +81,12 @@ class Combiner(Generic[T, R]):
                 return outcome  # type: ignore[return-value]
         else:
             self._running += 1
+        if self._busy and self._linger_s > 0:
+            try:
+                await asyncio.sleep(self._linger_s)
+            except asyncio.CancelledError:
+                self._pass_lead()
+                raise
         batch: list[tuple[T, asyncio.Future[object] | None]] = [(item, None)]
         while self._waiting and len(batch) < self._limit:
             batch.append(self._waiting.popleft())
@@ -104,6 +117,7 @@ class Combiner(Generic[T, R]):
         finally:
             self.statements += 1
             self.items += len(batch)
+            self._busy = len(batch) > 1
             self._pass_lead()
         for (_, future), result in zip(batch[1:], results[1:], strict=True):
             if future is not None and not future.done():

@@ -27,3 +27,6 @@ class RoutingConfig(BaseModel):
     # gathers its events into one notification (every notification costs every process).
     notify_channel: str = Field("switchboard_events", pattern=r"^[a-z_][a-z0-9_]{0,62}$")
     notify_window_s: float = Field(0.002, ge=0, le=1)
+    # Under load, how long the next accept or completion statement waits for more calls
+    # to join it (routing.combining); a call without company never waits.
+    combine_linger_s: float = Field(0.003, ge=0, le=0.1)

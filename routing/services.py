@@ -105,8 +105,10 @@ class RoutingService:
         self._clock = clock
         # Calls of these kinds made at the same time share a statement (routing.combining).
         self.enqueues = Combiner("enqueue", self._enqueue_together)
-        self.accepts = Combiner("accept", self._accept_together)
-        self.completions = Combiner("complete", self._complete_together)
+        # Arrivals are not held back: a contact waits for an agent, not for company.
+        linger = config.combine_linger_s
+        self.accepts = Combiner("accept", self._accept_together, linger_s=linger)
+        self.completions = Combiner("complete", self._complete_together, linger_s=linger)
 
     def transaction(self, conn: asyncpg.Connection) -> AbstractAsyncContextManager[None]:
         """One transaction for the caller's own writes and routing calls together."""

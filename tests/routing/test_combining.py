@@ -89,6 +89,53 @@ async def test_a_failed_statement_sends_every_caller_its_own_way() -> None:
     assert await combiner.submit(None, 5) == 10, "the next call is not stuck"
 
 
+async def busy_combiner(run: Recorder, linger_s: float) -> Combiner:
+    """A combiner whose last statement had company (calls arrive faster than it ends)."""
+    run.release.clear()
+    combiner = Combiner("double", run, overlap=1, linger_s=linger_s)
+    first = asyncio.create_task(combiner.submit(None, 1))
+    await asyncio.sleep(0)
+    company = [asyncio.create_task(combiner.submit(None, n)) for n in (2, 3)]
+    await asyncio.sleep(0)
+    run.release.set()
+    assert await asyncio.gather(first, *company) == [2, 4, 6]
+    assert run.batches == [[1], [2, 3]]
+    return combiner
+
+
+async def test_under_load_the_next_statement_lingers_for_calls_to_join_it() -> None:
+    run = Recorder()
+    combiner = await busy_combiner(run, linger_s=0.05)
+    lead = asyncio.create_task(combiner.submit(None, 4))
+    await asyncio.sleep(0.01)
+    # Arriving after the statement's caller, while it lingers: they share its statement.
+    later = [asyncio.create_task(combiner.submit(None, n)) for n in (5, 6)]
+    assert await asyncio.gather(lead, *later) == [8, 10, 12]
+    assert run.batches[2:] == [[4, 5, 6]]
+
+
+async def test_a_call_after_a_statement_without_company_does_not_linger() -> None:
+    run = Recorder()
+    combiner = Combiner("double", run, overlap=1, linger_s=30)
+    assert await combiner.submit(None, 1) == 2
+    assert await asyncio.wait_for(combiner.submit(None, 2), timeout=5) == 4
+    assert run.batches == [[1], [2]]
+
+
+async def test_a_caller_cancelled_while_lingering_hands_on_its_statement() -> None:
+    run = Recorder()
+    combiner = await busy_combiner(run, linger_s=0.2)
+    lead = asyncio.create_task(combiner.submit(None, 4))
+    await asyncio.sleep(0.01)
+    waiting = asyncio.create_task(combiner.submit(None, 5))
+    await asyncio.sleep(0)
+    lead.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await lead
+    assert await asyncio.wait_for(waiting, timeout=5) == 10
+    assert run.batches[2:] == [[5]]
+
+
 async def test_a_cancelled_caller_leaves_the_others_their_statement() -> None:
     run = Recorder()
     run.release.clear()
