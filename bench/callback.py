@@ -40,6 +40,7 @@ from aiohttp import web  # noqa: E402
 
 from asterisk_conf.instance import allocate_port_block  # noqa: E402
 from asterisk_conf.render import SipAccount  # noqa: E402
+from bench._stats import percentile  # noqa: E402
 from pbx.ami import AmiMessage  # noqa: E402
 from pbx.ami.client import AmiClient  # noqa: E402
 from routing.keys import ROUTING  # noqa: E402
@@ -64,14 +65,6 @@ RING_TIMEOUT_S = 20.0
 COMPLETE_TIMEOUT_S = 60.0
 
 log = logging.getLogger("bench.callback")
-
-
-def percentile(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
-    return round(ordered[k], 2)
 
 
 class RingWatch:

@@ -65,6 +65,7 @@ from urllib.parse import urlsplit, urlunsplit  # noqa: E402
 
 import asyncpg  # noqa: E402
 
+from bench._stats import percentile  # noqa: E402
 from crm_connectors.store import CustomerStore  # noqa: E402
 from routing.audit import DOUBLE_OFFERS, OVER_CAPACITY  # noqa: E402
 from routing.config import RoutingConfig  # noqa: E402
@@ -682,11 +683,6 @@ def offer_latencies(rows: list[asyncpg.Record]) -> tuple[list[float], datetime, 
     return latencies, first_arrival, last_offer
 
 
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
-
-
 async def _setup(admin_dsn: str, embedded: EmbeddedPostgres | None) -> tuple[str, bool, dict]:
     dsn, tracked = await prepare_server(admin_dsn, embedded)
     await baseline_setup(dsn)
@@ -735,8 +731,8 @@ def main() -> None:
             {
                 "assignments": len(latencies),
                 "assignments_per_s": round(rate, 1),
-                "offer_latency_p50_ms": round(percentile(latencies, 0.50), 2),
-                "offer_latency_p99_ms": round(percentile(latencies, 0.99), 2),
+                "offer_latency_p50_ms": percentile(latencies, 50),
+                "offer_latency_p99_ms": percentile(latencies, 99),
                 "baseline_per_s": round(baseline, 1),
                 "ratio": round(rate / baseline, 3),
                 "double_offers": double,

@@ -43,6 +43,7 @@ from aiohttp import web  # noqa: E402
 
 from asterisk_conf.render import SipAccount  # noqa: E402
 from bench._callers import NUMBER, Callers, Stack, call_stack, ivr_menu  # noqa: E402
+from bench._stats import percentile  # noqa: E402
 from crm_connectors.keys import CUSTOMERS  # noqa: E402
 from ivr.keys import IVR  # noqa: E402
 from routing.keys import ROUTING  # noqa: E402
@@ -67,14 +68,6 @@ SITE_KEY = "bench-site-0001"
 SITE_ORIGIN = "http://bench.example"
 
 log = logging.getLogger("bench.screen_pop")
-
-
-def percentile(values: list[float], p: float) -> float | None:
-    if not values:
-        return None
-    ordered = sorted(values)
-    k = max(0, min(len(ordered) - 1, round(p / 100 * len(ordered) + 0.5) - 1))
-    return round(ordered[k], 2)
 
 
 # --- clients shared by both phases ------------------------------------------------------
