@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -25,11 +24,20 @@ from routing.keys import ROUTING
 from routing.models import AgentProfile
 from routing.runtime import RoutingRuntime
 from routing.settings import DepartmentSettings
-from server.keys import PHONES, POOL
-from tests.app_helpers import create_user, make_config, start_client
+from server.keys import POOL
 from tests.harness.asterisk import RawAmi
 from tests.harness.carrier import CarrierInstance, start_asterisk_with_trunk, start_carrier
 from tests.harness.softphone import Softphone
+from tests.harness.voice_lab import (
+    ShiftedClock,
+    connect_ami,
+    no_calls,
+    set_available,
+    start_agent_phones,
+    start_server,
+    until,
+    voice_config,
+)
 
 AGENTS = ("201", "202")
 # An agent whose softphone is not registered anywhere.
@@ -54,20 +62,6 @@ TIMERS = {
     "callback_retry_interval_s": 1.0,
     "callback_max_attempts": 2,
 }
-
-
-class ShiftedClock:
-    """Real time moved to another moment: time passes (offers expire), and a test
-    decides whether the center is open."""
-
-    def __init__(self) -> None:
-        self._offset = timedelta(0)
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self._offset
-
-    def jump_to(self, moment: datetime) -> None:
-        self._offset = moment - datetime.now(UTC)
 
 
 @dataclass
@@ -112,11 +106,7 @@ class Lab:
         return self.app[POOL]
 
     async def set_available(self, *agents: str, available: bool = True) -> None:
-        async with self.pool.acquire() as conn:
-            for agent in agents:
-                await self.runtime.service.set_agent_status(
-                    conn, self.agent_ids[agent], "available" if available else "offline"
-                )
+        await set_available(self.pool, self.runtime, [self.agent_ids[a] for a in agents], available)
 
     async def visitor(
         self, number: str, answer_mode: str = "manual", audio_in: Path | None = None
@@ -160,15 +150,7 @@ class Lab:
         self, check: Callable[[], Awaitable[Any]], what: str, timeout_s: float = 30.0
     ) -> Any:
         """Poll state another task changes until ``check()`` is truthy."""
-        try:
-            async with asyncio.timeout(timeout_s):
-                while True:
-                    result = await check()
-                    if result:
-                        return result
-                    await asyncio.sleep(0.1)
-        except TimeoutError:
-            raise AssertionError(f"not within {timeout_s} s: {what}") from None
+        return await until(check, what, timeout_s)
 
     async def status_is(self, request_id: str, *statuses: str, timeout_s: float = 30.0) -> Any:
         async def check() -> Any:
@@ -179,20 +161,12 @@ class Lab:
 
     async def settle(self) -> None:
         """Until no call is live in either Asterisk."""
-        for instance in (self.asterisk, self.carrier):
-            ami = self.ami if instance is self.asterisk else await RawAmi.connect(instance)
-            try:
-                async with asyncio.timeout(30):
-                    while True:
-                        response = await ami.send(
-                            {"Action": "Command", "Command": "core show channels count"}
-                        )
-                        if "0 active channels" in response.get("Output", ""):
-                            break
-                        await asyncio.sleep(0.1)
-            finally:
-                if ami is not self.ami:
-                    await ami.close()
+        await no_calls(self.ami)
+        carrier_ami = await RawAmi.connect(self.carrier)
+        try:
+            await no_calls(carrier_ami)
+        finally:
+            await carrier_ami.close()
 
 
 def lab_config(
@@ -205,24 +179,15 @@ def lab_config(
     origins: tuple[str, ...] = (ORIGIN,),
     callback: dict[str, Any] | None = None,
 ) -> Any:
-    settings = asterisk.settings
     # Calls are recorded: MixMonitor writes the legs where Asterisk (in its root) and the
     # server both see them (the instance directory is bind-mounted at its own path).
     spool = asterisk.instance_dir / "shared" / "spool"
     spool.mkdir(parents=True, exist_ok=True)
-    return make_config(
+    return voice_config(
         db_dsn,
         data_dir,
-        ami={
-            "port": settings.ami_port,
-            "username": settings.ami_username,
-            "secret": settings.ami_secret,
-            "ping_interval_s": 1.0,
-            "reconnect_min_s": 0.1,
-            "reconnect_max_s": 0.5,
-        },
-        timers=TIMERS,
-    ).replace(
+        asterisk,
+        TIMERS,
         agi={"port": agi_port},
         database={"pool_max": 10},
         recording={"spool_dir": str(spool)},
@@ -257,9 +222,7 @@ async def running_lab(
     callback: dict[str, Any] | None = None,
 ) -> AsyncIterator[Lab]:
     agi_port = allocate_port_block(1)
-    stack = contextlib.AsyncExitStack()
-    clock = ShiftedClock()
-    try:
+    async with contextlib.AsyncExitStack() as stack:
         carrier = await start_carrier(workdir / "carrier", VISITORS)
         stack.push_async_callback(carrier.stop)
         asterisk = await start_asterisk_with_trunk(
@@ -274,18 +237,12 @@ async def running_lab(
             origins=origins,
             callback=callback,
         )
-        agent_ids, usernames = {}, {}
-        for agent in (*AGENTS, PHONELESS):
-            usernames[agent] = f"cb{agent}-{workdir.name}"
-            user = await create_user(db_dsn, usernames[agent], "operator")
-            agent_ids[agent] = user.id
-        client = await start_client(config, clock)
-        stack.push_async_callback(client.close)
-        app = client.app
-        for agent, user_id in agent_ids.items():
-            await app[PHONES].set_agent(user_id, agent, f"secret-{agent}-cb")
-        runtime = app[ROUTING]
-        async with app[POOL].acquire() as conn:
+        clock = ShiftedClock()
+        usernames = {a.name: f"cb{a.name}-{workdir.name}" for a in ACCOUNTS}
+        agents = {a.name: (usernames[a.name], a.secret) for a in ACCOUNTS}
+        client, agent_ids = await start_server(stack, config, db_dsn, agents, clock)
+        runtime = client.app[ROUTING]
+        async with client.app[POOL].acquire() as conn:
             # The site's department, named by id in the configuration: the first one
             # made in the module's database.
             department_id = await conn.fetchval("SELECT min(id) FROM departments")
@@ -297,25 +254,16 @@ async def running_lab(
                 await runtime.admin.set_agent_profile(
                     conn, user_id, AgentProfile(departments=frozenset({department_id}))
                 )
-        ami = await RawAmi.connect(asterisk)
-        stack.push_async_callback(ami.close)
-        registrar = ("127.0.0.1", asterisk.settings.sip_port)
-        phones = {
-            a.name: Softphone(workdir / f"agent-{a.name}", a.name, a.secret, registrar)
-            for a in ACCOUNTS
-            if a.name in AGENTS
-        }
-        for phone in phones.values():
-            stack.push_async_callback(phone.stop)
-        await asyncio.gather(*(p.start() for p in phones.values()))
+        ami = await connect_ami(stack, asterisk)
+        phones = await start_agent_phones(
+            stack, asterisk, workdir, {a.name: a for a in ACCOUNTS if a.name in AGENTS}, "agent"
+        )
         lab = Lab(
             asterisk, carrier, client, ami, runtime, phones, agent_ids, clock, workdir,
             department_id=department_id, usernames=usernames,
         )  # fmt: skip
         stack.push_async_callback(_stop_visitors, lab)
         yield lab
-    finally:
-        await stack.aclose()
 
 
 async def _stop_visitors(lab: Lab) -> None:

@@ -29,6 +29,7 @@ from tests.app_helpers import create_user, make_config, start_client
 from tests.harness.asterisk import RawAmi
 from tests.harness.carrier import start_asterisk_with_trunk, start_carrier
 from tests.harness.softphone import Softphone, tone_wav
+from tests.harness.voice_lab import ami_section
 
 from .lab import ACCOUNTS, ORIGIN, SITE, TIMERS, VISITORS
 
@@ -137,14 +138,7 @@ async def stack(
                     "secret_key": "crash-test-secret-key-0123456789",
                 },
                 "database": {"url": db_dsn},
-                "ami": {
-                    "port": settings.ami_port,
-                    "username": settings.ami_username,
-                    "secret": settings.ami_secret,
-                    "ping_interval_s": 1.0,
-                    "reconnect_min_s": 0.1,
-                    "reconnect_max_s": 0.5,
-                },
+                "ami": ami_section(settings),
                 "agi": {"port": agi_port},
                 "asterisk": {"mode": "external"},
                 "timers": TIMERS,

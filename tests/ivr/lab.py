@@ -8,9 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,10 +25,22 @@ from routing.models import AgentProfile
 from routing.runtime import RoutingRuntime
 from routing.settings import DepartmentSettings
 from server.config import Config
-from server.keys import PHONES, POOL
-from tests.app_helpers import create_user, make_config, start_client
-from tests.harness.asterisk import AmiMessage, RawAmi, installation_for_tests, settings_for_tests
+from server.keys import POOL
+from tests.harness.asterisk import AmiMessage, RawAmi, start_test_asterisk
 from tests.harness.softphone import Softphone
+from tests.harness.voice_lab import (
+    ShiftedClock,
+    connect_ami,
+    dial_ivr,
+    no_calls,
+    press,
+    robot_side,
+    set_available,
+    start_agent_phones,
+    start_server,
+    until,
+    voice_config,
+)
 
 AGENTS = ("100", "101", "102")
 # Agents whose phone is not registered anywhere.
@@ -92,11 +103,7 @@ class Lab:
         return department_id
 
     async def set_available(self, *agents: str, available: bool = True) -> None:
-        async with self.pool.acquire() as conn:
-            for agent in agents:
-                await self.runtime.service.set_agent_status(
-                    conn, self.agent_ids[agent], "available" if available else "offline"
-                )
+        await set_available(self.pool, self.runtime, [self.agent_ids[a] for a in agents], available)
 
     async def put_menus(self, document: dict[str, Any], number: str = NUMBER) -> None:
         await self.app[IVR].menus.put(number, document)
@@ -106,27 +113,12 @@ class Lab:
     ) -> Caller:
         """A scripted caller dialling ``number``; returns once the IVR has the call.
         ``talk``: the caller sends sound all along (music), as when leaving a message."""
-        response = await self.ami.send(
-            {
-                "Action": "Originate",
-                "Channel": f"Local/{number}@ivr-in",
-                "Context": "caller-robot",
-                "Exten": "s",
-                "Priority": "1",
-                "CallerID": f"Caller <{caller}>",
-                "Variable": "ROBOT_HOLD=120" + (",ROBOT_TALK=default" if talk else ""),
-                "Async": "true",
-            }
-        )
-        assert response["Response"] == "Success", response
-        start = await self.ami.wait_event(
-            lambda e: (
-                e.get("Event") == "AGIExecStart"
-                and e.get("Channel", "").startswith(f"Local/{number}@ivr-in-")
-                and e.get("Channel", "").endswith(";2")
-                and not any(c.ivr_channel == e["Channel"] for c in self._callers)
-            ),
-            timeout_s=20,
+        start = await dial_ivr(
+            self.ami,
+            number,
+            f"Caller <{caller}>",
+            talk=talk,
+            where=lambda e: not any(c.ivr_channel == e["Channel"] for c in self._callers),
         )
         caller_obj = Caller(self, start["Channel"], start["Linkedid"])
         self._callers.append(caller_obj)
@@ -139,39 +131,28 @@ class Lab:
 
     async def journal(self, call_id: str, timeout_s: float = 20.0) -> asyncpg.Record:
         """The call's journal row once its outcome is in."""
-        async with asyncio.timeout(timeout_s):
-            while True:
-                async with self.pool.acquire() as conn:
-                    row = await conn.fetchrow(
-                        "SELECT * FROM calls WHERE call_id = $1 AND outcome IS NOT NULL", call_id
-                    )
-                if row is not None:
-                    return row
-                await asyncio.sleep(0.1)
+
+        async def row() -> asyncpg.Record | None:
+            async with self.pool.acquire() as conn:
+                return await conn.fetchrow(
+                    "SELECT * FROM calls WHERE call_id = $1 AND outcome IS NOT NULL", call_id
+                )
+
+        return await until(row, f"the journal row of call {call_id}", timeout_s)
 
     async def interaction(self, interaction_id: int) -> asyncpg.Record:
         async with self.pool.acquire() as conn:
             return await conn.fetchrow("SELECT * FROM interactions WHERE id = $1", interaction_id)
 
-    async def until(self, check: Callable[[], Any], what: str, timeout_s: float = 20.0) -> Any:
+    async def until(
+        self, check: Callable[[], Awaitable[Any]], what: str, timeout_s: float = 20.0
+    ) -> Any:
         """Poll database state another task changes until ``check()`` is truthy."""
-        async with asyncio.timeout(timeout_s):
-            while True:
-                result = await check()
-                if result:
-                    return result
-                await asyncio.sleep(0.1)
+        return await until(check, what, timeout_s)
 
     async def settle(self) -> None:
         """Wait until no call of the lab is live in Asterisk any more."""
-        async with asyncio.timeout(30):
-            while True:
-                response = await self.ami.send(
-                    {"Action": "Command", "Command": "core show channels count"}
-                )
-                if "0 active channels" in response.get("Output", ""):
-                    return
-                await asyncio.sleep(0.1)
+        await no_calls(self.ami)
 
 
 @dataclass
@@ -183,7 +164,7 @@ class Caller:
 
     @property
     def robot_channel(self) -> str:
-        return self.ivr_channel[: -len(";2")] + ";1"
+        return robot_side(self.ivr_channel)
 
     async def listening(
         self, command: str = "WAIT FOR DIGIT", timeout_s: float = 20.0
@@ -201,10 +182,7 @@ class Caller:
     async def press(self, digit: str, when: str = "WAIT FOR DIGIT") -> None:
         """Send ``digit`` once the IVR is reading one (never after a guessed pause)."""
         await self.listening(when)
-        response = await self.lab.ami.send(
-            {"Action": "PlayDTMF", "Channel": self.robot_channel, "Digit": digit, "Duration": "120"}
-        )
-        assert response["Response"] == "Success", response
+        await press(self.lab.ami, self.robot_channel, digit)
 
     async def leave_message(self, seconds: float = 1.0) -> None:
         """Once recording has started, talk until the message holds ``seconds`` of
@@ -230,32 +208,19 @@ async def running_lab(
     workdir: Path, db_dsn: str, *, recording: dict[str, Any] | None = None, **ivr: Any
 ) -> AsyncIterator[Lab]:
     """The lab; ``ivr`` and ``recording`` are settings of those sections."""
-    agi_port = allocate_port_block(1)
     data_dir = workdir / "data"
-    install = await asyncio.to_thread(installation_for_tests)
     # The Asterisk lives in <data_dir>/asterisk, as with `switchboard up`: the IVR's
     # spool (prompts, voicemail) is inside it, seen at the same path by both.
-    settings = settings_for_tests(install, data_dir / "asterisk", ACCOUNTS, agi_port=agi_port)
-    asterisk = AsteriskInstance(install, data_dir / "asterisk", settings)
-    await asterisk.start()
-    stack = contextlib.AsyncExitStack()
-    clock = ShiftedClock()
-    try:
+    asterisk = await start_test_asterisk(
+        data_dir / "asterisk", ACCOUNTS, agi_port=allocate_port_block(1)
+    )
+    async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(asterisk.stop)
-        base = make_config(
+        base = voice_config(
             db_dsn,
             data_dir,
-            ami={
-                "port": settings.ami_port,
-                "username": settings.ami_username,
-                "secret": settings.ami_secret,
-                "ping_interval_s": 1.0,
-                "reconnect_min_s": 0.1,
-                "reconnect_max_s": 0.5,
-            },
-            timers=TIMERS,
-        ).replace(
-            agi={"port": agi_port},
+            asterisk,
+            TIMERS,
             database={"pool_max": 10},
             # MixMonitor writes the legs inside Asterisk's root: the instance directory
             # is the one both sides see at the same path.
@@ -274,40 +239,9 @@ async def running_lab(
                 },
             }
         )
-        agent_ids = {}
-        for agent in AGENTS + PHONELESS:
-            user = await create_user(db_dsn, f"agent{agent}", "operator")
-            agent_ids[agent] = user.id
-        client = await start_client(config, clock)
-        stack.push_async_callback(client.close)
-        app = client.app
-        for agent, user_id in agent_ids.items():
-            await app[PHONES].set_agent(user_id, agent, f"secret-{agent}-x")
-        runtime = app[ROUTING]
-        ami = await RawAmi.connect(asterisk)
-        stack.push_async_callback(ami.close)
-        registrar = ("127.0.0.1", settings.sip_port)
-        phones = {
-            a.name: Softphone(workdir / f"phone-{a.name}", a.name, a.secret, registrar)
-            for a in ACCOUNTS
-        }
-        for phone in phones.values():
-            stack.push_async_callback(phone.stop)
-        await asyncio.gather(*(p.start() for p in phones.values()))
-        yield Lab(asterisk, client, ami, runtime, phones, agent_ids, db_dsn, clock)
-    finally:
-        await stack.aclose()
-
-
-class ShiftedClock:
-    """Real time moved to another moment: time passes (offers expire, waits grow), and a
-    test decides whether it is a working day, an evening or a holiday."""
-
-    def __init__(self) -> None:
-        self._offset = timedelta(0)
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self._offset
-
-    def jump_to(self, moment: datetime) -> None:
-        self._offset = moment - datetime.now(UTC)
+        clock = ShiftedClock()
+        agents = {a: (f"agent{a}", f"secret-{a}-x") for a in AGENTS + PHONELESS}
+        client, agent_ids = await start_server(stack, config, db_dsn, agents, clock)
+        ami = await connect_ami(stack, asterisk)
+        phones = await start_agent_phones(stack, asterisk, workdir, {a.name: a for a in ACCOUNTS})
+        yield Lab(asterisk, client, ami, client.app[ROUTING], phones, agent_ids, db_dsn, clock)

@@ -5,9 +5,7 @@ company's number and press 1 for the support department. With a carrier
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
-import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,10 +14,18 @@ from typing import Any
 from asterisk_conf.instance import AsteriskInstance, allocate_port_block
 from asterisk_conf.render import SipAccount
 from ivr.keys import IVR
-from tests.app_helpers import make_config
-from tests.harness.asterisk import AmiMessage, RawAmi, installation_for_tests, settings_for_tests
-from tests.harness.carrier import CarrierInstance
+from tests.harness.asterisk import AmiMessage, RawAmi, start_test_asterisk
+from tests.harness.carrier import CarrierInstance, start_asterisk_with_trunk
 from tests.harness.softphone import Softphone
+from tests.harness.voice_lab import (
+    connect_ami,
+    dial_ivr,
+    no_calls,
+    press,
+    robot_side,
+    start_agent_phones,
+    voice_config,
+)
 from tests.workspace.world import ENDPOINTS, TIMERS, World, build_world, world_config
 
 NUMBER = "500"
@@ -51,33 +57,13 @@ class VoiceWorld:
 
     async def call(self, caller: str, name: str = "Caller") -> str:
         """A caller dials the company and presses 1; returns the call's id (Linkedid)."""
-        response = await self.ami.send(
-            {
-                "Action": "Originate",
-                "Channel": f"Local/{NUMBER}@ivr-in",
-                "Context": "caller-robot",
-                "Exten": "s",
-                "Priority": "1",
-                "CallerID": f"{name} <{caller}>",
-                "Variable": "ROBOT_HOLD=120",
-                "Async": "true",
-            }
+        start = await dial_ivr(
+            self.ami,
+            NUMBER,
+            f"{name} <{caller}>",
+            where=lambda e: e.get("Command", "").startswith("WAIT FOR DIGIT"),
         )
-        assert response["Response"] == "Success", response
-        start = await self.ami.wait_event(
-            lambda e: (
-                e.get("Event") == "AGIExecStart"
-                and e.get("Channel", "").startswith(f"Local/{NUMBER}@ivr-in-")
-                and e.get("Channel", "").endswith(";2")
-                and e.get("Command", "").startswith("WAIT FOR DIGIT")
-            ),
-            timeout_s=20,
-        )
-        robot = start["Channel"][: -len(";2")] + ";1"
-        answer = await self.ami.send(
-            {"Action": "PlayDTMF", "Channel": robot, "Digit": "1", "Duration": "120"}
-        )
-        assert answer["Response"] == "Success", answer
+        await press(self.ami, robot_side(start["Channel"]), "1")
         return start["Linkedid"]
 
     async def ringing(self, endpoint: str, timeout_s: float = 20) -> AmiMessage:
@@ -93,47 +79,28 @@ class VoiceWorld:
 
     async def settle(self) -> None:
         """Until no call is live in Asterisk."""
-        async with asyncio.timeout(30):
-            while True:
-                response = await self.ami.send(
-                    {"Action": "Command", "Command": "core show channels count"}
-                )
-                if "0 active channels" in response.get("Output", ""):
-                    return
-                await asyncio.sleep(0.1)
+        await no_calls(self.ami)
 
 
 @contextlib.asynccontextmanager
 async def running_voice_world(
     workdir: Path, db_dsn: str, *, carrier: CarrierInstance | None = None, **config: Any
 ) -> AsyncIterator[VoiceWorld]:
-    agi_port = allocate_port_block(1)
     data_dir = workdir / "data"
-    install = await asyncio.to_thread(installation_for_tests)
-    accounts = [SipAccount(e, f"secret-{e}-x") for e in ENDPOINTS.values()]
-    settings = settings_for_tests(install, data_dir / "asterisk", accounts, agi_port=agi_port)
-    if carrier is not None:
-        trunk = carrier.trunk()
-        settings = dataclasses.replace(settings, trunk=trunk)
+    accounts = {u: SipAccount(e, f"secret-{e}-x") for u, e in ENDPOINTS.items()}
+    instance_dir, agi_port = data_dir / "asterisk", allocate_port_block(1)
+    if carrier is None:
+        asterisk = await start_test_asterisk(instance_dir, accounts.values(), agi_port=agi_port)
+    else:
+        asterisk = await start_asterisk_with_trunk(
+            instance_dir, carrier, accounts.values(), agi_port=agi_port
+        )
+        trunk = asterisk.settings.trunk
+        assert trunk is not None
         config.setdefault("trunk", {"host": trunk.host, "port": trunk.port})
-    asterisk = AsteriskInstance(install, data_dir / "asterisk", settings)
-    await asterisk.start()
-    stack = contextlib.AsyncExitStack()
-    try:
+    async with contextlib.AsyncExitStack() as stack:
         stack.push_async_callback(asterisk.stop)
-        base = make_config(
-            db_dsn,
-            data_dir,
-            ami={
-                "port": settings.ami_port,
-                "username": settings.ami_username,
-                "secret": settings.ami_secret,
-                "ping_interval_s": 1.0,
-                "reconnect_min_s": 0.1,
-                "reconnect_max_s": 0.5,
-            },
-            timers=TIMERS,
-        ).replace(agi={"port": agi_port})
+        base = voice_config(db_dsn, data_dir, asterisk, TIMERS)
         full = world_config(
             db_dsn,
             data_dir,
@@ -144,20 +111,8 @@ async def running_voice_world(
         world = await build_world(db_dsn, data_dir, config=full)
         stack.push_async_callback(world.client.close)
         stack.push_async_callback(world.close_clients)
-        ami = await RawAmi.connect(asterisk)
-        stack.push_async_callback(ami.close)
-        registrar = ("127.0.0.1", settings.sip_port)
-        phones = {
-            user: Softphone(
-                workdir / f"phone-{endpoint}", endpoint, f"secret-{endpoint}-x", registrar
-            )
-            for user, endpoint in ENDPOINTS.items()
-        }
-        for phone in phones.values():
-            stack.push_async_callback(phone.stop)
-        await asyncio.gather(*(p.start() for p in phones.values()))
+        ami = await connect_ami(stack, asterisk)
+        phones = await start_agent_phones(stack, asterisk, workdir, accounts)
         voice = VoiceWorld(world, asterisk, ami, phones)
         await voice.menus_to_support()
         yield voice
-    finally:
-        await stack.aclose()
