@@ -463,20 +463,11 @@ async def waiting_page(
     now: datetime,
 ) -> list[asyncpg.Record]:
     """Waiting interactions (of those departments and channels; None: all), in queue
-    order; not those past their max wait, which the sweep ends instead of offering them
-    once more."""
+    order after ``after``; not those past their max wait, which the sweep ends instead of
+    offering them once more (migration 0025)."""
     after_rank, after_id = after if after is not None else (None, 0)
     return await conn.fetch(
-        f"""SELECT id, department_id, channel, skills::text AS skills, rank_at,
-                   preferred_agent_id, sticky_until, declined_by, version
-            FROM interactions
-            WHERE state IN {_WAITING_SQL}
-              AND ($1::bigint[] IS NULL OR department_id = ANY($1::bigint[]))
-              AND ($2::text[] IS NULL OR channel = ANY($2::text[]))
-              AND ($3::timestamptz IS NULL OR (rank_at, id) > ($3, $4))
-              AND (wait_deadline IS NULL OR wait_deadline > $6)
-            ORDER BY rank_at, id
-            LIMIT $5""",
+        "SELECT * FROM routing_waiting_page($1, $2, $3, $4, $5, $6)",
         None if department_ids is None else list(department_ids),
         None if channels is None else list(channels),
         after_rank,
