@@ -6,9 +6,10 @@ What runs, each in its own process, all on one database:
 - two agent simulators, for 500 agents of mixed capacities, departments and skills: an
   agent receives its offers as OfferMade events relayed over LISTEN/NOTIFY, accepts each
   at once and completes it after a random handle time of 0–50 ms (their database work
-  runs during the measurement), each call through the routing service on a connection
-  of its own, as an operator's request is on a server (calls made at the same time share
-  a statement there: routing.combining);
+  runs during the measurement), each call through the routing service as an operator's
+  request is on a server (accept_from / complete_from, as the operator page's accept:
+  calls made at the same time share a statement and the one pool connection it runs
+  on, routing.combining);
 - one generator putting 10,000 interactions of mixed channels, departments and skills in
   the queue faster than they are served, each through the routing service.
 
@@ -412,11 +413,9 @@ async def _simulator(
 
     async def serve(offer: OfferMade) -> None:
         try:
-            async with pool.acquire() as conn:
-                await rt.service.accept(conn, offer.offer_id, offer.agent_id)
+            await rt.service.accept_from(pool, offer.offer_id, offer.agent_id)
             await asyncio.sleep(rng.uniform(0, HANDLE_MAX_S))
-            async with pool.acquire() as conn:
-                await rt.service.complete(conn, offer.interaction_id, offer.agent_id)
+            await rt.service.complete_from(pool, offer.interaction_id, offer.agent_id)
         except Exception as exc:  # counted and reported: the run must not hide them
             failures[type(exc).__name__] += 1
 

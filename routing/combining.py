@@ -68,6 +68,22 @@ class Combiner(Generic[T, R]):
 
     async def submit(self, conn: asyncpg.Connection, item: T) -> R | None:
         """The item's result; None when it got no row or the statement failed."""
+        return await self._submit(item, lambda items: self._run(conn, items))
+
+    async def submit_from(self, pool: asyncpg.Pool, item: T) -> R | None:
+        """``submit``, for a caller with no connection of its own: only the caller who runs
+        a statement takes one from ``pool``, for that statement; the others wait for
+        their rows holding none."""
+
+        async def run(items: Sequence[T]) -> Sequence[R | None]:
+            async with pool.acquire() as conn:
+                return await self._run(conn, items)
+
+        return await self._submit(item, run)
+
+    async def _submit(
+        self, item: T, run: Callable[[Sequence[T]], Awaitable[Sequence[R | None]]]
+    ) -> R | None:
         if self._running >= self._overlap:
             future: asyncio.Future[object] = asyncio.get_running_loop().create_future()
             self._waiting.append((item, future))
@@ -91,12 +107,12 @@ class Combiner(Generic[T, R]):
         while self._waiting and len(batch) < self._limit:
             batch.append(self._waiting.popleft())
         items = [i for i, _ in batch]
-        statement = asyncio.ensure_future(self._run(conn, items)) if len(batch) > 1 else None
+        statement = asyncio.ensure_future(run(items)) if len(batch) > 1 else None
         cancelled = False
         try:
             try:
                 if statement is None:
-                    results = await self._run(conn, items)
+                    results = await run(items)
                 else:
                     results = await asyncio.shield(statement)
             except asyncio.CancelledError:

@@ -63,6 +63,10 @@ class EventOutbox:
                 yield events
         self._flush(events)
 
+    def published(self, events: list[object]) -> None:
+        """Events of a statement that ran on its own connection and committed."""
+        self._flush(events)
+
     def _flush(self, events: list[object]) -> None:
         for event in events:
             self._publish(event)

@@ -183,19 +183,22 @@ class RoutingService:
                 row = await self.accepts.submit(conn, (offer_id, agent_id))
             if row is not None:
                 interaction = interaction_from_row(row)
-                assert interaction.accepted_at is not None
-                events.append(
-                    OfferAccepted(
-                        offer_id=offer_id,
-                        interaction_id=interaction.id,
-                        agent_id=agent_id,
-                        channel=interaction.channel,
-                        customer_id=interaction.customer_id,
-                        at=interaction.accepted_at,
-                    )
-                )
+                events.append(_accepted(offer_id, agent_id, interaction))
         if row is None:
             return await self._accept_in_general(conn, offer_id, agent_id, now)
+        return interaction
+
+    async def accept_from(self, pool: asyncpg.Pool, offer_id: int, agent_id: int) -> Interaction:
+        """``accept`` for a caller without a connection (an operator's request): a
+        connection is taken from ``pool`` only to run a statement, so calls made at the
+        same time share one statement and one connection (routing.combining)."""
+        now = self._clock()
+        row = await self.accepts.submit_from(pool, (offer_id, agent_id))
+        if row is None:
+            async with pool.acquire() as conn:
+                return await self._accept_in_general(conn, offer_id, agent_id, now)
+        interaction = interaction_from_row(row)
+        self.outbox.published([_accepted(offer_id, agent_id, interaction)])
         return interaction
 
     async def _accept_in_general(
@@ -278,6 +281,20 @@ class RoutingService:
         """The agent is done with the call's paperwork: completed, units given back."""
         return await self._finish(conn, interaction_id, "wrap_up", "finish_wrapup", agent_id)
 
+    async def complete_from(
+        self, pool: asyncpg.Pool, interaction_id: int, agent_id: int | None = None
+    ) -> Interaction:
+        """``complete`` for a caller without a connection, as ``accept_from``."""
+        row = await self.completions.submit_from(pool, (interaction_id, agent_id))
+        if row is not None:
+            finished = interaction_from_row(row)
+            self.outbox.published(
+                [self._finished_event(finished, finished.ended_at or self._clock())]
+            )
+            return finished
+        async with pool.acquire() as conn:
+            return await self._finish_alone(conn, interaction_id, "accepted", "complete", agent_id)
+
     async def _finish(
         self,
         conn: asyncpg.Connection,
@@ -296,6 +313,17 @@ class RoutingService:
                     )
             if row is not None:
                 return finished
+        return await self._finish_alone(conn, interaction_id, from_state, action, agent_id)
+
+    async def _finish_alone(
+        self,
+        conn: asyncpg.Connection,
+        interaction_id: int,
+        from_state: str,
+        action: Action,
+        agent_id: int | None,
+    ) -> Interaction:
+        """One interaction finished in a statement of its own, finding out why not."""
         for _attempt in range(_FINISH_ATTEMPTS):
             now = self._clock()
             async with self.outbox.unit(conn, single_statement=True) as events:
@@ -542,6 +570,18 @@ class RoutingService:
         if row is None:
             raise InteractionNotFound(interaction_id)
         return row
+
+
+def _accepted(offer_id: int, agent_id: int, interaction: Interaction) -> OfferAccepted:
+    assert interaction.accepted_at is not None
+    return OfferAccepted(
+        offer_id=offer_id,
+        interaction_id=interaction.id,
+        agent_id=agent_id,
+        channel=interaction.channel,
+        customer_id=interaction.customer_id,
+        at=interaction.accepted_at,
+    )
 
 
 def _first_of_each(keys: Iterable[int]) -> dict[int, int]:

@@ -94,8 +94,8 @@ class WorkspaceService:
             return await self._routing.service.set_agent_status(conn, user.id, status, reason)
 
     async def accept(self, user: User, offer_id: int) -> Interaction:
-        async with self._pool.acquire() as conn:
-            return await self._routing.service.accept(conn, offer_id, user.id)
+        # Operators accepting at once share a statement and its connection.
+        return await self._routing.service.accept_from(self._pool, offer_id, user.id)
 
     async def decline(self, user: User, offer_id: int) -> Interaction:
         async with self._pool.acquire() as conn:

@@ -205,6 +205,56 @@ async def test_agents_accepting_and_completing_at_once_share_statements(stack: S
     assert len(stack.of_type(InteractionCompleted)) == 4
 
 
+async def test_operators_without_connections_share_one_for_their_statements(
+    stack: Stack, db_dsn: str
+) -> None:
+    """accept_from / complete_from: a connection is taken only by the call that runs the
+    statement, so five operators at once need one — and get what accept and complete give."""
+    department = await add_department(stack)
+    chatters = [await add_agent(stack, [department], capacity=40) for _ in range(2)]
+    caller = await add_agent(stack, [department], capacity=60, wrapup_s=30)
+    for _ in range(4):
+        await enqueue(stack, department, "webchat")
+    await enqueue(stack, department, "voice")
+    await stack.route()
+    offers = stack.of_type(OfferMade)
+    assert len(offers) == 5
+
+    one = await asyncpg.create_pool(db_dsn, min_size=1, max_size=1)
+    try:
+        accepted = await asyncio.wait_for(
+            asyncio.gather(
+                *(stack.service.accept_from(one, o.offer_id, o.agent_id) for o in offers)
+            ),
+            timeout=30,
+        )
+        assert [a.state for a in accepted] == ["accepted"] * 5
+        assert stack.service.accepts.statements < len(offers)
+        done = await asyncio.wait_for(
+            asyncio.gather(
+                *(stack.service.complete_from(one, o.interaction_id, o.agent_id) for o in offers)
+            ),
+            timeout=30,
+        )
+        states = {d.id: d.state for d in done}
+        for offer in offers:
+            expected = "wrap_up" if offer.agent_id == caller else "completed"
+            assert states[offer.interaction_id] == expected
+        # Taken already: the one-call path says why, on a connection of its own.
+        with pytest.raises(OfferClosed):
+            await stack.service.accept_from(one, offers[0].offer_id, offers[0].agent_id)
+        async with one.acquire() as conn:
+            loads = {a: (await stack.service.agent_state(conn, a)).load for a in chatters}
+            assert loads == dict.fromkeys(chatters, 0)
+            assert await audit(conn) == CLEAN
+    finally:
+        await one.close()
+    assert sorted(e.offer_id for e in stack.of_type(OfferAccepted)) == sorted(
+        o.offer_id for o in offers
+    )
+    assert len(stack.of_type(InteractionCompleted)) == 4
+
+
 async def test_one_offer_accepted_twice_at_once_is_taken_once(stack: Stack) -> None:
     department = await add_department(stack)
     agent = await add_agent(stack, [department])
